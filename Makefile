@@ -1,0 +1,41 @@
+# Two commands do all set-up on a fresh machine: `make benchmark` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+STUDY  ?= quick
+
+.PHONY: benchmark test test-all venv browser clean bench-report bench-nn
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+benchmark: $(STAMP)
+	$(PY) -m benchmark run $(STUDY)
+
+# Headless Chromium (Debian's package) for the report's browser test; skipped if apt is unavailable.
+browser:
+	@command -v chromium >/dev/null 2>&1 || (command -v apt-get >/dev/null 2>&1 && \
+	  (apt-get install -y -qq chromium >/dev/null 2>&1 || \
+	   (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq chromium >/dev/null 2>&1)) ) || \
+	  echo "note: chromium could not be installed; the browser test will be skipped"
+
+test: $(STAMP) browser
+	$(PY) -m pytest -m "not slow" -q
+
+test-all: $(STAMP) browser
+	$(PY) -m pytest -q
+
+bench-nn: $(STAMP)
+	$(PY) scripts/bench_nn.py
+
+bench-report: $(STAMP)
+	$(PY) scripts/bench_report.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

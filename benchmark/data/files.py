@@ -1,0 +1,85 @@
+"""User files: CSV/TSV (optionally gzipped), Parquet and .npz images, plus their checksums."""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".parquet": "parquet", ".pq": "parquet",
+            ".npz": "npz"}
+SPLIT_PREFIXES = ("train", "val", "test")  # MedMNIST-style npz files
+
+
+def infer_format(path: Path) -> str | None:
+    """csv/tsv/parquet/npz from the suffix, looking through a trailing .gz."""
+    suffixes = [s.lower() for s in Path(path).suffixes]
+    if suffixes and suffixes[-1] == ".gz":
+        suffixes = suffixes[:-1]
+    return SUFFIXES.get(suffixes[-1]) if suffixes else None
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def sha256_arrays(arrays: dict[str, np.ndarray]) -> str:
+    """Checksum of named arrays (names, dtypes, shapes and values), for data made in memory."""
+    h = hashlib.sha256()
+    for name in sorted(arrays):
+        a = np.asarray(arrays[name])
+        if a.dtype == object or a.dtype.kind in "UST":
+            kind, payload = "text", "\x00".join(map(str, a.ravel())).encode()
+        else:
+            kind, payload = a.dtype.str, np.ascontiguousarray(a).tobytes()
+        h.update(f"{name}|{kind}|{a.shape}|".encode())
+        h.update(payload)
+    return h.hexdigest()
+
+
+def sha256_frame(frame: pd.DataFrame) -> str:
+    return sha256_arrays({str(c): frame[c].to_numpy() for c in frame.columns})
+
+
+def read_table(path: Path, fmt: str) -> pd.DataFrame:
+    """A table through pandas (compression inferred from the suffix) or pyarrow for Parquet."""
+    if fmt == "parquet":
+        return pd.read_parquet(path)
+    return pd.read_csv(path, sep="\t" if fmt == "tsv" else ",")
+
+
+def _pick(arrays, names: tuple[str, ...]):
+    for name in names:
+        if name in arrays:
+            return np.asarray(arrays[name])
+    return None
+
+
+def read_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(images, labels) from ``x``/``images`` and ``y``/``labels``.
+
+    MedMNIST-style files with ``train_images``/``val_images``/``test_images`` (and ``*_labels``)
+    are concatenated in that order: the given splits are ignored for now, since the harness makes
+    its own split plan so that every learner sees the same one.
+    """
+    with np.load(path, allow_pickle=False) as arrays:
+        images, labels = _pick(arrays, ("x", "images")), _pick(arrays, ("y", "labels"))
+        if images is None:
+            parts = [p for p in SPLIT_PREFIXES if f"{p}_images" in arrays]
+            if parts:
+                images = np.concatenate([arrays[f"{p}_images"] for p in parts])
+                labels = np.concatenate([np.asarray(arrays[f"{p}_labels"]).reshape(-1) for p in parts])
+        keys = sorted(arrays.files)
+    if images is None or labels is None:
+        raise KeyError(f"needs arrays x (or images) and y (or labels); found {keys}")
+    labels = labels.reshape(len(labels), -1)
+    if len(labels) != len(images):
+        raise KeyError(f"needs one label per image: {len(images)} images, {len(labels)} labels")
+    if labels.shape[1] != 1:
+        raise KeyError(f"labels must hold one label per image, got shape {labels.shape}")
+    return images, labels[:, 0]

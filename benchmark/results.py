@@ -1,0 +1,102 @@
+"""The run folder's tables, exported from the store: one long table each.
+
+``trials.parquet``: one row per trial (dataset, outer_fold, learner, family, trial, state, params
+as JSON, value, seconds, error, node_id). ``scores.parquet``: one row per dataset x outer_fold x
+learner x config (default|tuned) x metric, with the value. Failed trials stay as rows.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from . import learners
+from .store import Store, TrialState
+
+TRIAL_COLUMNS = ["dataset", "outer_fold", "learner", "family", "trial", "state", "params", "value",
+                 "seconds", "error", "node_id", "split_sha256"]
+SCORE_COLUMNS = ["dataset", "outer_fold", "learner", "family", "config", "metric", "value",
+                 "trial", "error"]
+FIT_COLUMNS = ["dataset", "outer_fold", "learner", "family", "config", "trial", "fit_seconds",
+               "error"]
+
+
+def family(learner: str) -> str:
+    return "deep" if learner in learners.DEEP else "classical"
+
+
+def trials_frame(store: Store) -> pd.DataFrame:
+    rows = []
+    for study in store.all_cells():
+        cell = study.user_attrs["cell"]
+        for t in study.get_trials(deepcopy=False):
+            a = t.user_attrs
+            rows.append({**cell, "family": family(cell["learner"]), "trial": t.number,
+                         "state": t.state.name, "params": json.dumps(a.get("config", {}), sort_keys=True),
+                         "value": t.value, "seconds": a.get("seconds"), "error": a.get("error"),
+                         "node_id": a.get("node_id"), "split_sha256": a.get("split_sha256")})
+    frame = pd.DataFrame(rows, columns=TRIAL_COLUMNS)
+    return frame.sort_values(["dataset", "outer_fold", "learner", "trial"], ignore_index=True)
+
+
+def _outer_rows(store: Store):
+    """(cell, config name, result) for the default and tuned outer fits of every finished cell."""
+    for study in store.all_cells():
+        cell, outer = study.user_attrs["cell"], study.user_attrs.get("outer") or {}
+        for config in ("default", "tuned"):
+            if outer.get(config):
+                yield {**cell, "family": family(cell["learner"]), "config": config}, outer[config]
+
+
+def scores_frame(store: Store) -> pd.DataFrame:
+    """Test scores only: no timings, so the same seed gives an identical table."""
+    rows = [{**key, "metric": metric, "value": value, "trial": res["trial"], "error": res["error"]}
+            for key, res in _outer_rows(store)
+            for metric, value in (res["scores"] or {"(none)": float("nan")}).items()]
+    frame = pd.DataFrame(rows, columns=SCORE_COLUMNS)
+    return frame.sort_values(["dataset", "outer_fold", "learner", "config", "metric"], ignore_index=True)
+
+
+def fits_frame(store: Store) -> pd.DataFrame:
+    rows = [{**key, "trial": res["trial"], "fit_seconds": res["fit_seconds"], "error": res["error"]}
+            for key, res in _outer_rows(store)]
+    frame = pd.DataFrame(rows, columns=FIT_COLUMNS)
+    return frame.sort_values(["dataset", "outer_fold", "learner", "config"], ignore_index=True)
+
+
+def curves_frame(store: Store) -> pd.DataFrame:
+    """Outer test scores of each configuration that was best so far (default, incumbents, tuned)."""
+    rows = []
+    for study in store.all_cells():
+        cell, outer = study.user_attrs["cell"], study.user_attrs.get("outer") or {}
+        default_ok = any(t.number == 0 and t.state == TrialState.COMPLETE
+                         for t in study.get_trials(deepcopy=False))
+        for name, res in outer.items():
+            if not isinstance(res, dict) or res.get("trial") is None:
+                continue
+            if name == "default" and not default_ok:  # a failed default was never the incumbent
+                continue
+            for metric, value in (res.get("scores") or {}).items():
+                rows.append({**cell, "learner_family": family(cell["learner"]), "trial": res["trial"],
+                             "metric": metric, "value": value})
+    frame = pd.DataFrame(rows, columns=["dataset", "outer_fold", "learner", "learner_family", "trial",
+                                        "metric", "value"]).rename(columns={"learner_family": "family"})
+    frame = frame.drop_duplicates(["dataset", "outer_fold", "learner", "trial", "metric"])
+    return frame.sort_values(["dataset", "outer_fold", "learner", "trial", "metric"], ignore_index=True)
+
+
+def export(store: Store, run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    trials, scores = trials_frame(store), scores_frame(store)
+    trials.to_parquet(Path(run_dir) / "trials.parquet", index=False)
+    scores.to_parquet(Path(run_dir) / "scores.parquet", index=False)
+    curves_frame(store).to_parquet(Path(run_dir) / "curves.parquet", index=False)
+    fits_frame(store).to_parquet(Path(run_dir) / "fits.parquet", index=False)
+    return trials, scores
+
+
+def load(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    run_dir = Path(run_dir)
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    return (pd.read_parquet(run_dir / "trials.parquet"), pd.read_parquet(run_dir / "scores.parquet"),
+            manifest)

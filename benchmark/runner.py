@@ -1,0 +1,226 @@
+"""Run a study: validate everything, plan splits, stream cells through Ray into the store.
+
+``prepare`` does all the checking (and data loading) before any compute is spent and raises one
+ConfigError with every problem. ``execute`` resumes from whatever the store already holds: a cell
+whose outer evaluation is stored is done; any other cell continues from its stored trials.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from . import data as data_layer
+from . import learners, manifest, metrics
+from .data.dataset import Dataset
+from .errors import ConfigError, Problem, raise_if
+from .execution import Job, Session
+from .search import Cell, CellSettings
+from .spaces import SearchSpace, load_space
+from .splits import SplitPlan, make_plan
+from .store import Store, default_url
+from .study import StudySpec, dataset_ref, load_study, space_file
+
+
+@dataclass
+class Plan:
+    study: StudySpec
+    datasets: dict[str, Dataset]
+    spaces: dict[str, SearchSpace]
+    metrics: dict[str, str]
+    splits: dict[str, SplitPlan]
+    pairs: list[tuple[str, str]]
+    skipped: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def cells(self) -> list[Cell]:
+        return [Cell(d, k, l) for d, l in self.pairs for k in range(self.study.splits.outer_folds)]
+
+    def settings(self, dataset: str, threads: int) -> CellSettings:
+        s = self.study
+        return CellSettings(task=self.datasets[dataset].task, metric=self.metrics[dataset],
+                            trials=s.budget.trials, seconds=s.budget.seconds, seed=s.seed,
+                            threads=threads, n_startup_trials=min(10, max(3, s.budget.trials // 3)))
+
+    def direction(self, dataset: str) -> str:
+        return "maximize" if metrics.higher_is_better(self.metrics[dataset]) else "minimize"
+
+
+def _collect(problems: list[Problem], fn: Callable, *args):
+    try:
+        return fn(*args)
+    except ConfigError as exc:
+        problems.extend(exc.problems)
+        return None
+
+
+def prepare(study_ref: str, trials: int | None = None, seed: int | None = None) -> Plan:
+    study = load_study(study_ref, trials=trials, seed=seed)
+    problems: list[Problem] = []
+    specs = {}
+    for name in study.datasets:
+        spec = _collect(problems, data_layer.load_spec, dataset_ref(study, name))
+        spec_problems = data_layer.check_spec(spec) if spec is not None else []
+        problems.extend(spec_problems)
+        if spec is not None and not spec_problems:
+            specs[spec.name] = spec
+    spaces = {l: s for l in study.learners
+              if (s := _collect(problems, load_space, l, space_file(study, l))) is not None}
+    k = study.splits.outer_folds
+    # Data problems are reported with the others: loading reads files but fits nothing.
+    datasets = {n: d for n, s in specs.items()
+                if (d := _collect(problems, data_layer.load_dataset, s, k)) is not None}
+    raise_if(problems)
+    chosen = {}
+    for name, ds in datasets.items():
+        problems.extend(_check_dataset(study, ds, k))
+        chosen[name] = _metric(study, ds, problems)
+    pairs, skipped = _pairs(study, datasets)
+    if not pairs:
+        problems.append(Problem(f"{study.path}: learners", "at least one learner must accept one "
+                                "of the datasets", study.learners, "add a learner for the datasets' modality"))
+    raise_if(problems)
+    plans = {n: p for n, d in datasets.items()
+             if (p := _collect(problems, _plan, study, d)) is not None}
+    raise_if(problems)
+    return Plan(study, datasets, spaces, chosen, plans, pairs, skipped)
+
+
+def _plan(study: StudySpec, ds: Dataset) -> SplitPlan:
+    s = study.splits
+    try:
+        return make_plan(ds.name, ds.y, ds.groups, seed=study.seed, outer_folds=s.outer_folds,
+                         inner=s.inner, inner_folds=s.inner_folds,
+                         holdout_fraction=s.holdout_fraction, stratify=ds.task != "regression")
+    except ValueError as exc:  # e.g. too few groups for the folds
+        raise ConfigError([Problem(f"{study.path}: splits (dataset {ds.name})",
+                                   f"the split plan must be possible: {exc}", fix="use fewer "
+                                   "folds, a larger holdout_fraction, or a dataset with more groups")])
+
+
+def _check_dataset(study: StudySpec, ds: Dataset, k: int) -> list[Problem]:
+    if ds.groups is None:
+        return []
+    n_groups = len(set(ds.groups.tolist()))
+    if n_groups < k:
+        return [Problem(f"dataset {ds.name}: group", f"needs at least as many groups as outer folds "
+                        f"({k}) so that no group straddles train and test", n_groups,
+                        "use fewer outer folds (splits.outer_folds)")]
+    return []
+
+
+def _metric(study: StudySpec, ds: Dataset, problems: list[Problem]) -> str:
+    import numpy as np
+
+    if study.metric == "auto":
+        counts = np.bincount(ds.y) if ds.task != "regression" else None
+        return metrics.default_metric(ds.task, counts)
+    if study.metric not in metrics.panel(ds.task):
+        problems.append(Problem(f"{study.path}: metric", f"must suit the {ds.task} dataset "
+                                f"{ds.name}", study.metric, f"use one of {sorted(metrics.panel(ds.task))}"))
+    return study.metric
+
+
+def _pairs(study: StudySpec, datasets: dict[str, Dataset]):
+    pairs, skipped = [], []
+    for name, ds in datasets.items():
+        for learner in study.learners:
+            module = learners.get(learner)
+            if learners.accepts(module, ds.modality, ds.task):
+                pairs.append((name, learner))
+            else:
+                skipped.append((name, learner, f"does not accept {ds.modality} {ds.task} data"))
+    return pairs, skipped
+
+
+# ---------------------------------------------------------------- execution
+
+def _manifest(plan: Plan, run_dir: Path, store_url: str) -> dict:
+    config = plan.study.model_dump()
+    path = run_dir / "manifest.json"
+    previous = json.loads(path.read_text()) if path.exists() else None
+    if previous and previous.get("config_hash") != manifest.config_hash(config):
+        raise ConfigError([Problem(str(path), "a run folder resumes only the study that made it",
+                                   f"config hash {previous.get('config_hash')}",
+                                   "rerun with the same study, trials and seed, or pass a new --out")])
+    return {
+        "study": plan.study.name, "config": config, "config_hash": manifest.config_hash(config),
+        "seed": plan.study.seed, "storage": store_url,
+        "started": (previous or {}).get("started", manifest.now()), "status": "running",
+        "versions": manifest.versions(), "git_commit": manifest.git_commit(),
+        "hardware": manifest.hardware(),
+        "datasets": {n: {**d.profile(), "metric": plan.metrics[n],
+                         "split_sha256": plan.splits[n].digest} for n, d in plan.datasets.items()},
+        "pairs": [list(p) for p in plan.pairs], "skipped": [list(s) for s in plan.skipped],
+        "seeds": "derived as sha256(study seed, dataset, fold, learner, trial): see benchmark.seeding",
+    }
+
+
+def _job(plan: Plan, store: Store, cell: Cell, refs: dict, threads: int, attempt: int = 0) -> Job:
+    ds = plan.datasets[cell.dataset]
+    history = store.history(cell, plan.direction(cell.dataset))
+    args = (cell, refs[cell.dataset], plan.splits[cell.dataset].folds[cell.fold],
+            plan.spaces[cell.learner], plan.settings(cell.dataset, threads), history)
+    return Job(cell.key, args, deep=learners.get(cell.learner).FAMILY == "deep", attempt=attempt)
+
+
+def execute(plan: Plan, run_dir: Path, address: str | None = None, storage: str | None = None,
+            num_cpus: int | None = None, on_event: Callable[[dict], None] | None = None) -> dict:
+    """Run (or resume) every unfinished cell; returns the final manifest."""
+    run_dir = Path(run_dir)
+    (run_dir / "splits").mkdir(parents=True, exist_ok=True)
+    store_url = storage or default_url(run_dir)
+    info = _manifest(plan, run_dir, store_url)
+    for name, sp in plan.splits.items():
+        sp.save(run_dir / "splits" / f"{name}.json")
+    manifest.write(run_dir / "manifest.json", info)
+    store = Store(store_url)
+    todo = [c for c in plan.cells() if store.outer(c, plan.direction(c.dataset)) is None]
+    res = plan.study.resources
+    if todo:
+        with Session(address, num_cpus, res.cpus_per_trial, res.gpus_per_deep_trial) as session:
+            refs = {n: session.put(d) for n, d in plan.datasets.items()}
+            jobs = [_job(plan, store, c, refs, res.cpus_per_trial) for c in todo]
+            jobs.sort(key=lambda j: (-2.0 if j.deep else -1.0, -plan.datasets[j.args[0].dataset].X.size))
+            if on_event:
+                budget = plan.study.budget.trials
+                on_event({"kind": "start", "remaining": sum(budget - len(j.args[5]) + 1 for j in jobs)})
+            info["ray"] = {"embedded": session.embedded, "cpus": session.total_cpus(),
+                           "gpus": session.has_gpus()}
+
+            def on_crash(job: Job, exc: Exception) -> Job | None:
+                return _after_crash(plan, store, job, exc, refs)
+
+            for event in session.stream(jobs, on_crash):
+                direction = plan.direction(event["cell"].dataset)
+                if event["kind"] == "trial":
+                    store.record_trial(event, direction)
+                else:
+                    store.record_outer(event, direction)
+                if on_event:
+                    on_event(event)
+    from . import results
+
+    results.export(store, run_dir)
+    info.update(status="complete", finished=manifest.now())
+    manifest.write(run_dir / "manifest.json", info)
+    return info
+
+
+def _after_crash(plan: Plan, store: Store, job: Job, exc: Exception, refs: dict) -> Job | None:
+    """Retry a cell whose worker died; past the retry limit, store the trial in flight as failed."""
+    cell, threads = job.args[0], job.args[4].threads
+    direction = plan.direction(cell.dataset)
+    if job.attempt < plan.study.resources.retries:
+        return _job(plan, store, cell, refs, threads, job.attempt + 1)
+    cause = f"worker lost {job.attempt + 1} times: {type(exc).__name__}: {str(exc)[:500]}"
+    number = len(store.history(cell, direction))
+    if number >= plan.study.budget.trials:  # the outer evaluation itself kept dying
+        store.record_outer({"cell": cell, "results": {
+            c: {"trial": None, "config": {}, "fit_seconds": None, "scores": {}, "error": cause}
+            for c in ("default", "tuned")}}, direction)
+        return None
+    store.record_trial({"cell": cell, "state": "FAIL", "value": None, "params": {},
+                        "distributions": {}, "config": {}, "seconds": 0.0, "error": cause,
+                        "attrs": {}}, direction)
+    return _job(plan, store, cell, refs, threads, 0)

@@ -1,0 +1,207 @@
+"""One cell's search: a seeded Optuna study over one (dataset, outer fold, learner).
+
+This module knows nothing of Ray: ``run_cell`` is a plain generator that yields an event for each
+finished trial and then one for the outer evaluation, so the execution layer can stream events to
+the store as they happen. Trials run one after another inside a cell, and the sampler is reseeded
+from (study seed, cell, trial number) before each ask, so a cell resumed from its stored history
+proposes exactly what an uninterrupted run would have proposed.
+"""
+from __future__ import annotations
+
+import math
+import time
+import traceback
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+import numpy as np
+import optuna
+from sklearn.base import clone
+
+from . import learners, metrics
+from .data.dataset import Dataset
+from .seeding import derive_seed
+from .spaces import SearchSpace
+from .splits import Fold, inner_digest
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+@dataclass(frozen=True)
+class Cell:
+    dataset: str
+    fold: int
+    learner: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.dataset}/fold{self.fold}/{self.learner}"
+
+
+@dataclass(frozen=True)
+class CellSettings:
+    task: str
+    metric: str
+    trials: int  # the budget: trials per cell, failed ones included
+    seconds: float | None  # optional wall-clock cap per cell
+    seed: int  # the study seed
+    threads: int = 1
+    n_startup_trials: int = 4
+
+
+def _direction(metric: str) -> str:
+    return "maximize" if metrics.higher_is_better(metric) else "minimize"
+
+
+def _predict(model, X: np.ndarray, task: str, n_classes: int) -> np.ndarray:
+    """Class probabilities with one column per class code, or regression predictions."""
+    if task == "regression":
+        return np.asarray(model.predict(X), dtype=float)
+    proba = np.asarray(model.predict_proba(X), dtype=float)
+    if proba.shape[1] == n_classes:
+        return proba
+    full = np.zeros((len(X), n_classes))  # a class was absent from the training rows
+    full[:, np.asarray(model.classes_, dtype=int)] = proba
+    return full
+
+
+def fit(module, config: dict, data: Dataset, train: np.ndarray, seed: int, threads: int,
+        validation: np.ndarray | None = None):
+    """Build the learner's estimator with ``config`` and fit it on ``train`` rows."""
+    X = data.views[module.VIEWS[data.modality]]
+    model = module.build(dict(config), data.task, seed, threads)
+    if getattr(module, "USES_VALIDATION", False) and validation is not None:
+        model.fit(X[train], data.y[train], eval_set=(X[validation], data.y[validation]))
+    else:
+        model.fit(X[train], data.y[train])
+    return model
+
+
+def evaluate(module, config: dict, data: Dataset, fold: Fold, metric: str, seed: int,
+             threads: int) -> tuple[float, dict]:
+    """Mean validation score of ``config`` over the fold's inner splits, plus trial facts."""
+    scores, epochs = [], []
+    for train, val in fold.inner:
+        model = fit(module, config, data, train, seed, threads, validation=val)
+        pred = _predict(model, data.views[module.VIEWS[data.modality]][val], data.task, data.n_classes)
+        scores.append(metrics.score(data.task, metric, data.y[val], pred))
+        if hasattr(model, "best_epoch_"):
+            epochs.append(int(model.best_epoch_))
+    value = float(np.mean(scores))
+    if not math.isfinite(value):
+        raise FloatingPointError(f"validation {metric} is not finite ({value})")
+    attrs = {"inner_scores": [float(s) for s in scores]}
+    if epochs:
+        attrs["best_epoch"] = max(1, int(round(np.mean(epochs))))
+    return value, attrs
+
+
+def _ask(study: optuna.Study, space: SearchSpace, number: int, cell_seed: int, n_startup: int):
+    """Trial 0 is the library default; later trials come from TPE reseeded per trial number."""
+    if number == 0:
+        params = space.default_params()
+        study.enqueue_trial(params)
+        dists = {k: d for k, d in space.distributions().items() if k in params}
+        return study.ask(dists), space.default_config()
+    study.sampler = optuna.samplers.TPESampler(
+        seed=derive_seed(cell_seed, number), n_startup_trials=n_startup)
+    trial = study.ask(space.distributions())
+    return trial, space.config(trial.params)
+
+
+def restore(study: optuna.Study, history: list[dict], space: SearchSpace) -> None:
+    """Replay stored trials into an in-memory study so the sampler sees them."""
+    dists = space.distributions()
+    for h in history:
+        study.add_trial(optuna.trial.create_trial(
+            state=optuna.trial.TrialState[h["state"]], value=h.get("value"),
+            params=h["params"], distributions={k: dists[k] for k in h["params"]},
+            user_attrs={"config": h["config"], **h.get("attrs", {})}))
+
+
+def run_cell(cell: Cell, data: Dataset, fold: Fold, space: SearchSpace, settings: CellSettings,
+             history: list[dict] | None = None) -> Iterator[dict[str, Any]]:
+    """Run the cell's remaining trials, then the outer evaluation; yield one event each."""
+    module = learners.get(cell.learner)
+    history = history or []
+    study = optuna.create_study(direction=_direction(settings.metric))
+    restore(study, history, space)
+    cell_seed = derive_seed(settings.seed, cell.dataset, cell.fold, cell.learner)
+    started = time.perf_counter()
+    for number in range(len(history), settings.trials):
+        if settings.seconds is not None and time.perf_counter() - started > settings.seconds:
+            break
+        trial, config = _ask(study, space, number, cell_seed, settings.n_startup_trials)
+        event = _run_trial(module, config, data, fold, settings, derive_seed(cell_seed, "fit", number))
+        for key, value in {"config": config, **event["attrs"]}.items():
+            trial.set_user_attr(key, value)
+        if event["state"] == "COMPLETE":
+            study.tell(trial, event["value"])
+        else:
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        yield {"kind": "trial", "cell": cell, "number": number, "params": trial.params,
+               "distributions": {k: space.distributions()[k] for k in trial.params}, **event}
+    yield outer_evaluation(cell, module, data, fold, space, settings, study, cell_seed)
+
+
+def _run_trial(module, config, data, fold, settings, seed) -> dict:
+    t0 = time.perf_counter()
+    split = {"split_sha256": inner_digest(fold)}
+    try:
+        value, attrs = evaluate(module, config, data, fold, settings.metric, seed, settings.threads)
+        return {"state": "COMPLETE", "value": value, "config": config, "attrs": {**attrs, **split},
+                "seconds": time.perf_counter() - t0, "error": None}
+    except Exception as exc:  # a failed trial counts toward the budget; the cell goes on
+        error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}"
+        return {"state": "FAIL", "value": None, "config": config, "attrs": split,
+                "seconds": time.perf_counter() - t0, "error": error}
+
+
+def incumbents(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    """Trials that were the best so far when they finished, in order (for the budget curves)."""
+    sign = 1.0 if study.direction.name == "MAXIMIZE" else -1.0
+    out, best = [], -math.inf
+    for t in sorted(study.trials, key=lambda t: t.number):
+        if t.state == optuna.trial.TrialState.COMPLETE and sign * t.value > best:
+            best = sign * t.value
+            out.append(t)
+    return out
+
+
+def outer_evaluation(cell, module, data, fold, space, settings, study, cell_seed) -> dict:
+    """Refit the default and every incumbent configuration on the outer training part; test once.
+
+    The last incumbent is the tuned configuration. Earlier incumbents give the budget curve of
+    the outer test score of the best-so-far configuration; they are never used for selection.
+    """
+    X = data.views[module.VIEWS[data.modality]]
+    trial0 = next((t for t in study.trials if t.number == 0), None)
+    runs = {"default": (0, space.default_config(), trial0.user_attrs.get("best_epoch") if trial0 else None)}
+    inc = incumbents(study)
+    for t in inc[1:] if inc and inc[0].number == 0 else inc:  # trial 0 is the default run
+        runs[f"incumbent{t.number}"] = (t.number, dict(t.user_attrs.get("config") or {}),
+                                        t.user_attrs.get("best_epoch"))
+    out = {"kind": "outer", "cell": cell, "results": {}}
+    for name, (number, config, epochs) in runs.items():
+        if epochs:  # deep learners: the epoch count chosen on the inner validation split
+            config = {**config, "max_epochs": epochs}
+        out["results"][name] = _test_once(module, config, data, fold, X, number, settings,
+                                          derive_seed(cell_seed, "outer"))
+    if inc:
+        last = inc[-1].number
+        out["results"]["tuned"] = (out["results"]["default"] if last == 0
+                                   else out["results"].pop(f"incumbent{last}"))
+    return out
+
+
+def _test_once(module, config, data, fold, X, number, settings, seed) -> dict:
+    t0 = time.perf_counter()
+    try:
+        model = fit(module, config, data, fold.train, seed, settings.threads)
+        fit_seconds = time.perf_counter() - t0
+        pred = _predict(model, X[fold.test], data.task, data.n_classes)
+        return {"trial": number, "config": config, "fit_seconds": fit_seconds,
+                "scores": metrics.score_all(data.task, data.y[fold.test], pred), "error": None}
+    except Exception as exc:
+        return {"trial": number, "config": config, "fit_seconds": None, "scores": {},
+                "error": f"{type(exc).__name__}: {exc}"}

@@ -1,0 +1,105 @@
+"""Search spaces: ``search_spaces/<learner>.yaml`` mapped to Optuna distributions.
+
+The YAML holds typed ranges (``params``), settings held fixed for every trial (``fixed``), the
+learner's library default configuration (``default``, evaluated as trial 0) and a ``source`` line
+saying where the ranges come from.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import optuna
+from pydantic import model_validator
+
+from . import paths
+from .errors import ConfigError, Problem
+from .specs import Spec, parse, read_yaml
+
+
+class ParamSpec(Spec):
+    type: Literal["float", "int", "categorical"]
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    step: float | None = None
+    choices: list[Any] | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> "ParamSpec":
+        if self.type == "categorical":
+            if not self.choices:
+                raise ValueError("a categorical parameter needs a non-empty `choices` list")
+            return self
+        if self.low is None or self.high is None:
+            raise ValueError(f"a {self.type} parameter needs `low` and `high`")
+        if self.low > self.high:
+            raise ValueError(f"`low <= high` must hold, but got (low={self.low}, high={self.high})")
+        if self.log and self.low <= 0:
+            raise ValueError(f"a log-scaled range needs `low > 0`, but got low={self.low}")
+        if self.log and self.step is not None:
+            raise ValueError("`step` cannot be combined with `log: true`")
+        return self
+
+    def distribution(self) -> optuna.distributions.BaseDistribution:
+        if self.type == "categorical":
+            return optuna.distributions.CategoricalDistribution(self.choices)
+        if self.type == "int":
+            return optuna.distributions.IntDistribution(
+                int(self.low), int(self.high), log=self.log, step=int(self.step or 1))
+        return optuna.distributions.FloatDistribution(self.low, self.high, log=self.log, step=self.step)
+
+
+class SearchSpace(Spec):
+    learner: str
+    source: str
+    params: dict[str, ParamSpec]
+    fixed: dict[str, Any] = {}
+    default: dict[str, Any] = {}
+    path: str = ""
+
+    def distributions(self) -> dict[str, optuna.distributions.BaseDistribution]:
+        return {name: p.distribution() for name, p in self.params.items()}
+
+    def default_config(self) -> dict[str, Any]:
+        """The full default configuration: fixed settings plus the library defaults."""
+        return {**self.fixed, **self.default}
+
+    def default_params(self) -> dict[str, Any]:
+        """The part of the default configuration that lies inside the search space.
+
+        These are told to the sampler as trial 0's parameters, so TPE learns from the default.
+        """
+        dists = self.distributions()
+        return {k: v for k, v in self.default.items() if k in dists and _contains(dists[k], v)}
+
+    def config(self, params: dict[str, Any]) -> dict[str, Any]:
+        """A trial's full configuration: fixed settings overlaid with the sampled parameters."""
+        return {**self.fixed, **params}
+
+
+def _contains(dist: optuna.distributions.BaseDistribution, value: Any) -> bool:
+    try:
+        return bool(dist._contains(dist.to_internal_repr(value)))
+    except (ValueError, TypeError):
+        return False
+
+
+def space_path(learner: str) -> Path:
+    return paths.SEARCH_SPACES / f"{learner}.yaml"
+
+
+def load_space(learner: str, path: Path | None = None) -> SearchSpace:
+    path = Path(path) if path else space_path(learner)
+    space = parse(SearchSpace, {**(read_yaml(path) or {}), "path": str(path)}, str(path))
+    problems = []
+    if space.learner != learner:
+        problems.append(Problem(f"{path}: learner", f"must name the learner `{learner}`",
+                                space.learner, f"set `learner: {learner}`"))
+    overlap = set(space.fixed) & set(space.params)
+    if overlap:
+        problems.append(Problem(f"{path}: fixed", "a setting cannot be both fixed and tuned",
+                                sorted(overlap), "remove it from `fixed` or from `params`"))
+    if problems:
+        raise ConfigError(problems)
+    return space

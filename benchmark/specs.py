@@ -1,0 +1,97 @@
+"""YAML vocabularies (datasets, search spaces, studies) parsed into typed specs.
+
+Each loader returns the spec or raises ``ConfigError`` listing every problem in the file at once,
+each naming the file, the key, the rule, the value and the fix.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from .errors import ConfigError, Problem
+
+
+class Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def read_yaml(path: Path) -> Any:
+    try:
+        return yaml.safe_load(Path(path).read_text())
+    except FileNotFoundError:
+        raise ConfigError([Problem(str(path), "file must exist", fix="check the path")]) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError([Problem(str(path), f"must be valid YAML: {exc}")]) from None
+
+
+def parse(model: type[BaseModel], data: Any, where: str) -> Any:
+    """Validate ``data`` against ``model``; pydantic's errors become our Problems."""
+    if not isinstance(data, dict):
+        raise ConfigError([Problem(where, "must be a mapping of keys to values", type(data).__name__)])
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+            value = err.get("input") if err["type"] != "missing" else None
+            fix = "remove or rename the key" if err["type"] == "extra_forbidden" else ""
+            problems.append(Problem(f"{where}: {key}", err["msg"], value, fix))
+        raise ConfigError(problems) from None
+
+
+# ---------------------------------------------------------------- datasets
+
+class Source(Spec):
+    """Where the examples come from.
+
+    kind=sklearn: ``loader`` is breast_cancer or digits.  kind=generated: ``generator`` (expression,
+    dna_motifs) with ``params``.  kind=file: ``path`` (relative to the YAML's folder) and ``format``
+    (csv, tsv, parquet, npz; inferred from the suffix, .gz allowed).  kind=openml: ``id`` and an
+    optional ``cache_dir`` (default ``~/.cache/benchmark/openml``).
+    """
+
+    kind: Literal["sklearn", "generated", "file", "openml"]
+    loader: str | None = None
+    generator: str | None = None
+    params: dict[str, Any] = {}
+    path: str | None = None
+    format: Literal["csv", "tsv", "parquet", "npz"] | None = None
+    id: int | None = None
+    cache_dir: str | None = None
+
+
+class SequenceSpec(Spec):
+    column: str
+    alphabet: Literal["dna", "protein"] = "dna"
+    k: int = 3  # k-mer length of the classical view
+    max_length: int | None = None  # pad/truncate to this length (default: longest sequence)
+
+
+class Provenance(Spec):
+    source: str = ""
+    version: str = ""
+    retrieved: str = ""  # ISO date
+    sha256: str | None = None  # checked on load when given
+    citation: str = ""
+    license: str = ""
+
+
+class DatasetSpec(Spec):
+    name: str
+    description: str = ""
+    task: Literal["binary", "multiclass", "regression"]
+    modality: Literal["tabular", "sequence", "image"] = "tabular"
+    source: Source
+    target: str | None = None
+    drop: list[str] = []
+    group: str | None = None
+    categorical: list[str] = []
+    metadata: list[str] = []  # per-row columns kept for subgroup analysis, not used as features
+    sequence: SequenceSpec | None = None
+    provenance: Provenance = Provenance()
+    sensitive: bool = False
+    path: str = ""  # the YAML file this spec was read from (set by the loader)

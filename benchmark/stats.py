@@ -1,0 +1,386 @@
+"""Statistics for comparing learners: one data set with resampling, many data sets, budgets.
+
+Pure functions over numpy/pandas objects; results are small frozen dataclasses.
+Conventions used throughout:
+
+* Differences are ``A - B``; with higher-is-better scores, positive favours A.
+* Ranks follow Demsar (2006): rank 1 is the best learner on a data set and tied
+  learners share the average of the ranks they span.
+* Tables are ``DataFrame``s with one row per data set and one column per learner.
+
+References
+----------
+Nadeau & Bengio (2003), Inference for the generalization error, Machine Learning 52.
+Demsar (2006), Statistical comparisons of classifiers over multiple data sets, JMLR 7.
+Benavoli, Corani, Mangili, Zaffalon, Ruggeri (2014), A Bayesian Wilcoxon signed-rank
+test based on the Dirichlet process, ICML.
+Benavoli, Corani, Demsar, Zaffalon (2017), Time for a change: a tutorial for comparing
+multiple classifiers through Bayesian analysis, JMLR 18.
+Dodge, Gururangan, Card, Schwartz, Smith (2019), Show your work: improved reporting of
+experimental results, EMNLP.
+Grinsztajn, Oyallon, Varoquaux (2022), Why do tree-based models still outperform deep
+learning on tabular data?, NeurIPS Datasets and Benchmarks.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from itertools import combinations
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+from statsmodels.stats.multitest import multipletests
+
+
+@dataclass(frozen=True)
+class TTestResult:
+    t: float
+    df: int
+    p: float
+    ci: tuple[float, float]
+    mean: float
+
+
+@dataclass(frozen=True)
+class BayesResult:
+    """Posterior probabilities that A - B is below -rope, inside [-rope, rope], above rope."""
+
+    p_left: float
+    p_rope: float
+    p_right: float
+    mean: float
+    scale: float
+    df: int
+
+
+@dataclass(frozen=True)
+class SignedRankResult:
+    """Posterior probabilities that left / rope / right is the most probable region."""
+
+    p_left: float
+    p_rope: float
+    p_right: float
+
+
+@dataclass(frozen=True, eq=False)
+class FriedmanResult:
+    chi2: float
+    p: float
+    iman_davenport_F: float
+    iman_davenport_p: float
+    avg_ranks: pd.Series
+    n_datasets: int
+    n_learners: int
+
+
+@dataclass(frozen=True)
+class CI:
+    low: float
+    high: float
+    estimate: float
+
+
+# ---------------------------------------------------------------- validation
+
+
+def _vector(values, name: str, min_len: int = 1) -> np.ndarray:
+    """A 1-d float array of finite values, at least ``min_len`` long."""
+    arr = np.asarray(values, dtype=float)
+    if arr.ndim != 1 or arr.size < min_len:
+        raise ValueError(f"{name}: need a 1-d sequence of at least {min_len} values, got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name}: values must be finite (no NaN or inf)")
+    return arr
+
+
+def check_table(table: pd.DataFrame) -> pd.DataFrame:
+    """Return ``table`` as floats, or raise ``ValueError`` naming the first bad row and column.
+
+    Friedman, Nemenyi and Wilcoxon need a complete table: every data set (row) scored
+    for every learner (column), at least two of each, no repeated labels.
+    """
+    if not isinstance(table, pd.DataFrame):
+        raise ValueError("scores must be a table (DataFrame) with data sets as rows and learners as columns")
+    n_rows, n_cols = table.shape
+    if n_cols < 2:
+        only = f" (column {table.columns[0]!r})" if n_cols else ""
+        raise ValueError(f"only {n_cols} learner{only}; need at least 2 learners to compare")
+    if n_rows < 2:
+        only = f" (row {table.index[0]!r})" if n_rows else ""
+        raise ValueError(f"only {n_rows} dataset{only}; need at least 2 datasets to compare learners")
+    for axis, labels in (("row", table.index), ("column", table.columns)):
+        repeated = labels[labels.duplicated()]
+        if len(repeated):
+            raise ValueError(f"{axis} {repeated[0]!r} appears more than once; labels must be unique")
+    numeric = table.apply(pd.to_numeric, errors="coerce").astype(float)
+    missing = table.isna().to_numpy()
+    bad = missing | ~np.isfinite(numeric.to_numpy())
+    if bad.any():
+        i, j = np.argwhere(bad)[0]
+        raw = table.iat[i, j]
+        if missing[i, j]:
+            why = "missing value; every dataset needs a score for every learner"
+        else:
+            why = f"not a finite number ({raw!r}); scores must be numeric"
+        more = int(bad.sum()) - 1
+        tail = f" ({more} more bad cell{'s' if more != 1 else ''})" if more else ""
+        raise ValueError(f"row {table.index[i]!r}, column {table.columns[j]!r}: {why}{tail}")
+    return numeric
+
+
+# ------------------------------------------------------- one data set, k folds
+
+
+def _corrected_scale(d: np.ndarray, test_train_ratio: float) -> float:
+    """Nadeau-Bengio standard error: sqrt((1/k + n_test/n_train) * sample variance)."""
+    if test_train_ratio < 0:
+        raise ValueError(f"test_train_ratio must be >= 0 (n_test / n_train), got {test_train_ratio}")
+    return math.sqrt((1 / d.size + test_train_ratio) * d.var(ddof=1))
+
+
+def corrected_ttest(differences, test_train_ratio: float, alpha: float = 0.05) -> TTestResult:
+    """Corrected resampled t-test of Nadeau & Bengio (2003), two-sided.
+
+    Fold scores share training data, so the naive variance 1/k * s^2 is too small; the
+    correction inflates it to (1/k + n_test/n_train) * s^2, df = k - 1.  ``ci`` is the
+    1 - alpha interval of the mean difference.  If all differences are equal the standard
+    error is 0: then t = +-inf and p = 0 for a non-zero mean, t = 0 and p = 1 for a zero
+    mean, and the interval collapses to the mean.
+    """
+    d = _vector(differences, "differences", min_len=2)
+    mean, df, se = float(d.mean()), d.size - 1, _corrected_scale(d, test_train_ratio)
+    if se == 0:
+        t = math.copysign(math.inf, mean) if mean else 0.0
+        return TTestResult(t, df, 0.0 if mean else 1.0, (mean, mean), mean)
+    t = mean / se
+    half = float(sps.t.ppf(1 - alpha / 2, df)) * se
+    return TTestResult(t, df, float(2 * sps.t.sf(abs(t), df)), (mean - half, mean + half), mean)
+
+
+def bayesian_correlated_ttest(differences, test_train_ratio: float, rope: float) -> BayesResult:
+    """Bayesian correlated t-test (Benavoli et al. 2017, section 3; baycomp's CorrelatedTTest).
+
+    The posterior of the mean difference is Student t with df = k - 1, loc = mean and
+    scale = sqrt((1/k + rho/(1 - rho)) * s^2).  The paper's rho = n_test / (n_test + n_train),
+    so rho/(1 - rho) = n_test/n_train = ``test_train_ratio``: the same correction as
+    :func:`corrected_ttest`.  For k-fold CV the ratio is 1/(k-1).  With zero variance the
+    posterior is a point mass at the mean.
+    """
+    if rope < 0:
+        raise ValueError(f"rope must be >= 0, got {rope}")
+    d = _vector(differences, "differences", min_len=2)
+    mean, df, scale = float(d.mean()), d.size - 1, _corrected_scale(d, test_train_ratio)
+    if scale == 0:
+        p_left, p_right = float(mean < -rope), float(mean > rope)
+    else:
+        p_left = float(sps.t.cdf(-rope, df, mean, scale))
+        p_right = float(sps.t.sf(rope, df, mean, scale))
+    return BayesResult(p_left, max(0.0, 1 - p_left - p_right), p_right, mean, scale, df)
+
+
+# --------------------------------------------------------- many data sets
+
+
+def _ranks(table: pd.DataFrame, lower_is_better: bool) -> pd.DataFrame:
+    """Per-row ranks, 1 = best, ties share their average rank (Demsar 2006, section 3.2.2)."""
+    return table.rank(axis=1, ascending=lower_is_better, method="average")
+
+
+def friedman(table: pd.DataFrame, lower_is_better: bool = False) -> FriedmanResult:
+    """Friedman test with the Iman-Davenport F correction, as in Demsar (2006), section 3.2.2.
+
+    chi2_F = 12N/(k(k+1)) * (sum_j R_j^2 - k(k+1)^2/4) on average ranks R_j, df = k - 1;
+    F_F = (N-1) chi2_F / (N(k-1) - chi2_F), df = (k-1, (k-1)(N-1)).  This is Demsar's
+    formula without a tie correction, so on tables with ties it is smaller than
+    ``scipy.stats.friedmanchisquare`` (which corrects for ties); they agree without ties.
+    When every data set ranks the learners identically, F_F = inf and its p = 0.
+    """
+    scores = check_table(table)
+    n, k = scores.shape
+    avg = _ranks(scores, lower_is_better).mean()
+    chi2 = 12 * n / (k * (k + 1)) * (float((avg**2).sum()) - k * (k + 1) ** 2 / 4)
+    denom = n * (k - 1) - chi2
+    if denom <= 1e-9 * n * k:
+        f_stat, f_p = math.inf, 0.0
+    else:
+        f_stat = (n - 1) * chi2 / denom
+        f_p = float(sps.f.sf(f_stat, k - 1, (k - 1) * (n - 1)))
+    return FriedmanResult(chi2, float(sps.chi2.sf(chi2, k - 1)), f_stat, f_p, avg, n, k)
+
+
+def nemenyi_cd(k: int, n: int, alpha: float = 0.05) -> float:
+    """Nemenyi critical difference q_alpha * sqrt(k(k+1)/(6N)) (Demsar 2006, section 3.2.2).
+
+    q_alpha is the studentized range quantile (k groups, infinite df) divided by sqrt(2),
+    which reproduces Demsar's Table 5 (up to his third-decimal rounding).
+    """
+    if k < 2 or n < 1:
+        raise ValueError(f"need k >= 2 learners and n >= 1 datasets, got k={k}, n={n}")
+    q = sps.studentized_range.ppf(1 - alpha, k, np.inf) / math.sqrt(2)
+    return float(q * math.sqrt(k * (k + 1) / (6 * n)))
+
+
+def holm(pvalues) -> np.ndarray:
+    """Holm (1979) step-down adjusted p-values (statsmodels ``multipletests``, method='holm')."""
+    return multipletests(np.asarray(pvalues, dtype=float), method="holm")[1]
+
+
+def _clean_differences(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a - b rounded to 1e-12 of the largest score, so that ties printed alike stay ties.
+
+    Without this 0.9 - 0.8 and 0.8 - 0.7 differ in the last bit and the Wilcoxon ranks
+    of equal differences would be split arbitrarily.
+    """
+    scale = max(float(np.abs(a).max()), float(np.abs(b).max()), np.finfo(float).tiny)
+    step = 10.0 ** (math.floor(math.log10(scale)) - 12)
+    return np.round((a - b) / step) * step
+
+
+def wilcoxon_holm(table: pd.DataFrame, alpha: float = 0.05, lower_is_better: bool = False) -> pd.DataFrame:
+    """All pairwise comparisons: Nemenyi on average ranks and Wilcoxon signed-rank with Holm.
+
+    rank_diff = avg rank of a - avg rank of b (negative: a ranks better);
+    nemenyi_significant means |rank_diff| >= CD (Demsar 2006, section 3.2.2).  The Wilcoxon
+    test (Demsar section 3.1.3) uses ``scipy.stats.wilcoxon`` with zero_method='zsplit'
+    (zero differences split their ranks between R+ and R-, as Demsar does) and
+    method='auto' (exact null distribution for <= 50 untied non-zero differences,
+    exhaustive permutations for <= 13 with ties or zeros, the normal approximation
+    otherwise).  wilcoxon_p_holm adjusts across all pairs.
+    """
+    scores = check_table(table)
+    avg = friedman(scores, lower_is_better).avg_ranks
+    cd = nemenyi_cd(scores.shape[1], scores.shape[0], alpha)
+    rows = []
+    for a, b in combinations(scores.columns, 2):
+        diff = _clean_differences(scores[a].to_numpy(), scores[b].to_numpy())
+        test = sps.wilcoxon(diff, zero_method="zsplit", method="auto")
+        rank_diff = float(avg[a] - avg[b])
+        rows.append(dict(a=a, b=b, rank_diff=rank_diff, nemenyi_significant=abs(rank_diff) >= cd,
+                         wilcoxon_stat=float(test.statistic), wilcoxon_p=float(test.pvalue)))
+    out = pd.DataFrame(rows)
+    out["wilcoxon_p_holm"] = holm(out["wilcoxon_p"])
+    return out
+
+
+def bayesian_signed_rank(a, b, rope: float, n_samples: int = 50000, seed: int = 0,
+                         prior_weight: float = 1.0) -> SignedRankResult:
+    """Bayesian signed-rank test (Benavoli et al. 2014; 2017 section 5), Monte Carlo.
+
+    Differences z = a - b (one per data set) get a Dirichlet process posterior with one
+    pseudo-observation at 0 of weight ``prior_weight``; each posterior draw w gives
+    theta_right = sum_ij w_i w_j [z_i + z_j > 2 rope] (a half for equality), theta_left
+    likewise below -2 rope, theta_rope = the rest.  Reported: the share of draws in which
+    each region is the most probable, as in the paper and baycomp's SignedRankTest
+    (whose default prior weight is 0.5; pass ``prior_weight=0.5`` to match).
+    """
+    if rope < 0:
+        raise ValueError(f"rope must be >= 0, got {rope}")
+    x, y = _vector(a, "a"), _vector(b, "b")
+    if x.size != y.size:
+        raise ValueError(f"a and b must have the same length, got {x.size} and {y.size}")
+    z = np.concatenate([[0.0], x - y])
+    sums = z[:, None] + z[None, :]
+    above = (sums > 2 * rope) + 0.5 * (sums == 2 * rope)
+    below = (sums < -2 * rope) + 0.5 * (sums == -2 * rope)
+    weights = np.r_[prior_weight, np.ones(z.size - 1)]
+    w = np.random.default_rng(seed).dirichlet(weights, n_samples)
+    right = ((w @ above) * w).sum(axis=1)
+    left = ((w @ below) * w).sum(axis=1)
+    theta = np.column_stack([left, 1 - left - right, right])
+    p_left, p_rope, p_right = np.bincount(theta.argmax(axis=1), minlength=3) / n_samples
+    return SignedRankResult(float(p_left), float(p_rope), float(p_right))
+
+
+# ------------------------------------------------------------ tuning budgets
+
+
+def expected_max(values, lower_is_better: bool = False) -> np.ndarray:
+    """Expected best of n = 1..N i.i.d. draws (with replacement) from ``values``.
+
+    Dodge et al. (2019), eq. 1 on the empirical CDF: with v_(1) <= ... <= v_(N),
+    E[max_n] = sum_i v_(i) ((i/N)^n - ((i-1)/N)^n).  ``lower_is_better`` gives the
+    expected minimum instead.
+    """
+    v = _vector(values, "values")
+    if lower_is_better:
+        return -expected_max(-v)
+    n_total = v.size
+    i = np.arange(1, n_total + 1)
+    n = i[:, None]
+    return ((i / n_total) ** n - ((i - 1) / n_total) ** n) @ np.sort(v)
+
+
+def _expected_running_best(s: np.ndarray, default_first: bool) -> np.ndarray:
+    """Exact mean of the running maximum over uniformly random orders of the trials.
+
+    The max of m draws without replacement from M sorted values is <= r_(i) with
+    probability C(i, m)/C(M, m), a hypergeometric pmf; a pinned default joins every max.
+    """
+    head, rest = (s[0], s[1:]) if default_first else (-np.inf, s)
+    r = np.sort(rest)
+    m_total = r.size
+    m = np.arange(1, m_total + 1)[:, None]
+    cdf = sps.hypergeom.pmf(m, m_total, np.arange(m_total + 1), m)
+    curve = np.diff(cdf, axis=1) @ np.maximum(head, r)
+    return np.r_[head, curve] if default_first else curve
+
+
+def budget_curve(values, n_orders: int = 200, seed: int = 0, default_first: bool = True,
+                 lower_is_better: bool = False) -> pd.DataFrame:
+    """Best score after n trials, n = 1..N, as in Grinsztajn et al. (2022), figure 1.
+
+    Random search order is arbitrary, so the trials are reshuffled ``n_orders`` times
+    keeping trial 0 (the default configuration) first; band_low/band_high are the 10th
+    and 90th percentiles of the running best across those orders.  expected_max is the
+    exact mean over all such orders (draws without replacement, unlike
+    :func:`expected_max`), so the curve ends at the observed best, inside the band.
+    """
+    v = _vector(values, "values")
+    sign = -1.0 if lower_is_better else 1.0
+    rng = np.random.default_rng(seed)
+    start = 1 if default_first else 0
+    orders = np.array([np.r_[np.arange(start), start + rng.permutation(v.size - start)]
+                       for _ in range(n_orders)])
+    running = sign * np.maximum.accumulate(sign * v[orders], axis=1)
+    low, high = np.percentile(running, [10, 90], axis=0)
+    return pd.DataFrame({
+        "n": np.arange(1, v.size + 1),
+        "expected_max": sign * _expected_running_best(sign * v, default_first),
+        "band_low": low,
+        "band_high": high,
+    })
+
+
+def best_so_far_test(val_scores, test_scores, lower_is_better: bool = False) -> np.ndarray:
+    """Test score of the configuration that is best on validation after each trial.
+
+    Model selection uses validation only; the earliest trial wins ties on validation.
+    """
+    val = _vector(val_scores, "val_scores")
+    test = _vector(test_scores, "test_scores")
+    if val.size != test.size:
+        raise ValueError(f"val_scores and test_scores differ in length: {val.size} vs {test.size}")
+    s = -val if lower_is_better else val
+    improved = s > np.maximum.accumulate(np.r_[-np.inf, s[:-1]])
+    best = np.maximum.accumulate(np.where(improved, np.arange(s.size), 0))
+    return test[best]
+
+
+def bootstrap_ci(y_true, y_score, metric: Callable, n_boot: int = 1000, alpha: float = 0.05,
+                 seed: int = 0) -> CI:
+    """Percentile bootstrap CI of ``metric(y_true, y_score)`` over test examples (Efron 1979).
+
+    Examples are resampled as (label, score) pairs, by resampling row indices with
+    ``scipy.stats.bootstrap`` so 2-d scores (class probabilities) work too.  The metric
+    must be defined on every resample (e.g. ROC AUC needs both classes present).
+    """
+    y_true, y_score = np.asarray(y_true), np.asarray(y_score)
+    if len(y_true) != len(y_score) or len(y_true) < 2:
+        raise ValueError(f"need >= 2 paired examples, got {len(y_true)} labels and {len(y_score)} scores")
+    res = sps.bootstrap((np.arange(len(y_true)),), lambda i: metric(y_true[i], y_score[i]),
+                        n_resamples=n_boot, confidence_level=1 - alpha, method="percentile",
+                        vectorized=False, rng=seed)
+    low, high = res.confidence_interval
+    return CI(float(low), float(high), float(metric(y_true, y_score)))

@@ -1,0 +1,78 @@
+"""Ctrl-C and SIGKILL mid-run leave a consistent store; rerunning resumes to exact budgets.
+
+Each run is a real ``python -m benchmark run`` in its own process session (so the signal reaches
+only what this test started), with its own embedded Ray.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+from helpers import ROOT, cli, write_csv_dataset, write_study
+
+TRIALS = 12
+
+
+def _stored(db) -> pd.DataFrame:
+    empty = pd.DataFrame(columns=["study", "number", "state", "start"])
+    if not db.exists():
+        return empty
+    try:
+        with sqlite3.connect(db) as con:
+            return pd.read_sql(
+                "select s.study_name as study, t.number as number, t.state as state, "
+                "t.datetime_start as start from trials t join studies s using(study_id)", con)
+    except pd.errors.DatabaseError:  # the store is being created
+        return empty
+
+
+def _start_and_stop(study, out, sig) -> pd.DataFrame:
+    proc = subprocess.Popen([sys.executable, "-m", "benchmark", "run", str(study), "--out", str(out),
+                             "--no-report"], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and len(_stored(out / "optuna.db")) < 10:
+            time.sleep(0.2)
+        assert proc.poll() is None, "the run finished before it could be interrupted"
+        if sig == signal.SIGINT:
+            os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C sends: the whole foreground group
+            output, _ = proc.communicate(timeout=60)
+            assert proc.returncode == 130, output
+            assert "run the same command again to resume" in output
+        else:
+            os.kill(proc.pid, signal.SIGKILL)  # the driver alone dies, mid-write
+            proc.wait(timeout=30)
+    finally:
+        try:  # whatever this test started and is still alive (Ray's processes), stop it
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    return _stored(out / "optuna.db")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "sigkill"])
+def test_interrupted_run_resumes_exactly(tmp_path, sig):
+    ds = write_csv_dataset(tmp_path, n=300, groups=30)
+    study = write_study(tmp_path, [ds.name], ["logreg", "naive_bayes", "knn"], trials=TRIALS)
+    out = tmp_path / "run"
+    before = _start_and_stop(study, out, sig)
+    assert 0 < len(before) < 2 * 3 * TRIALS
+    done = cli("run", str(study), "--out", str(out), "--no-report", timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    after = _stored(out / "optuna.db")
+    counts = after.groupby("study").number.agg(["count", "nunique"])
+    assert len(counts) == 6 and (counts["count"] == TRIALS).all() and (counts["nunique"] == TRIALS).all()
+    # nothing stored before the interruption ran again: same rows, same start times
+    kept = before.merge(after, on=["study", "number"], suffixes=("_before", "_after"))
+    assert len(kept) == len(before)
+    assert (kept.start_before == kept.start_after).all()
+    assert set(after.state) <= {"COMPLETE", "FAIL"}
+    trials = pd.read_parquet(out / "trials.parquet")
+    assert len(trials) == 6 * TRIALS

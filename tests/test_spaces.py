@@ -1,0 +1,70 @@
+"""Search spaces: every bundled YAML loads, defaults are sane, bad ranges are refused clearly."""
+import optuna
+import pytest
+
+from benchmark import learners
+from benchmark.errors import ConfigError
+from benchmark.spaces import load_space
+
+
+@pytest.mark.parametrize("name", learners.ALL)
+def test_bundled_space_loads(name):
+    space = load_space(name)
+    assert space.source.strip(), "every space says where its ranges come from"
+    dists = space.distributions()
+    assert dists
+    # the default configuration names only known settings, and most of it lies in the space
+    inside = space.default_params()
+    assert set(space.default) <= set(dists) | set(space.fixed)
+    assert len(inside) >= len(space.default) - 1
+
+
+@pytest.mark.parametrize("name", learners.ALL)
+def test_bundled_learner_module_contract(name):
+    module = learners.get(name)
+    assert module.NAME == name
+    assert module.FAMILY in {"classical", "deep"}
+    assert set(module.TASKS) <= {"binary", "multiclass", "regression"}
+    assert set(module.VIEWS) <= {"tabular", "sequence", "image"}
+    assert (name in learners.DEEP) == (module.FAMILY == "deep")
+
+
+def _write(tmp_path, text):
+    p = tmp_path / "logreg.yaml"
+    p.write_text(text)
+    return p
+
+
+def test_low_above_high_is_refused(tmp_path):
+    p = _write(tmp_path, "learner: logreg\nsource: x\nparams:\n  C: {type: float, low: 10, high: 1}\n")
+    with pytest.raises(ConfigError) as exc:
+        load_space("logreg", p)
+    msg = str(exc.value)
+    assert str(p) in msg and "params.C" in msg and "low <= high" in msg and "low=10" in msg
+
+
+def test_log_with_nonpositive_low_is_refused(tmp_path):
+    p = _write(tmp_path, "learner: logreg\nsource: x\nparams:\n  C: {type: float, low: 0, high: 1, log: true}\n")
+    with pytest.raises(ConfigError, match="low > 0"):
+        load_space("logreg", p)
+
+
+def test_all_problems_reported_together(tmp_path):
+    p = _write(tmp_path, "learner: logreg\nsource: x\nparams:\n"
+               "  C: {type: float, low: 0, high: 1, log: true}\n"
+               "  k: {type: int, low: 5, high: 1}\n  z: {type: categorical}\n  typo_key: 3\n")
+    with pytest.raises(ConfigError) as exc:
+        load_space("logreg", p)
+    where = " ".join(pr.where for pr in exc.value.problems)
+    assert "params.C" in where and "params.k" in where and "params.z" in where
+
+
+def test_defaults_outside_the_range_stay_out_of_the_sampler(tmp_path):
+    p = _write(tmp_path, "learner: logreg\nsource: x\nparams:\n"
+               "  C: {type: float, low: 0.01, high: 100, log: true}\n"
+               "  w: {type: categorical, choices: [null, balanced]}\n"
+               "fixed: {max_iter: 50}\ndefault: {C: 1000.0, w: null}\n")
+    space = load_space("logreg", p)
+    assert space.default_params() == {"w": None}
+    assert space.default_config() == {"max_iter": 50, "C": 1000.0, "w": None}
+    assert isinstance(space.distributions()["C"], optuna.distributions.FloatDistribution)
