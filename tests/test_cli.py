@@ -1,0 +1,81 @@
+"""The command line: bad input gets one clear message (exit 2) before any compute starts."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import yaml
+from helpers import cli, write_csv_dataset, write_study
+
+
+def test_list_names_bundled_things():
+    res = cli("list")
+    assert res.returncode == 0
+    for word in ("quick", "full", "breast_cancer", "digits", "expression", "dna_motifs", "xgboost", "mlp"):
+        assert word in res.stdout
+
+
+def test_validate_bundled_quick_study():
+    res = cli("validate", "quick")
+    assert res.returncode == 0, res.stderr
+    assert "84 cells x 10 trials" in res.stdout
+
+
+def _dataset(tmp_path, name, frame, **spec):
+    frame.to_csv(tmp_path / f"{name}.csv", index=False)
+    spec = {"name": name, "task": "binary", "source": {"kind": "file", "path": f"{name}.csv"},
+            "target": "label", **spec}
+    (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump(spec))
+    return f"{name}.yaml"
+
+
+def test_every_problem_is_reported_at_once_before_compute(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=40)
+    no_target = _dataset(tmp_path, "no_target", pd.DataFrame({"x": x, "y": x > 0}))
+    one_class = _dataset(tmp_path, "one_class", pd.DataFrame({"x": x, "label": 1}))
+    rare = _dataset(tmp_path, "rare", pd.DataFrame({"x": x, "label": [1] * 2 + [0] * 38}))
+    bad_space = tmp_path / "svm.yaml"
+    bad_space.write_text("learner: svm\nsource: t\nparams:\n  C: {type: float, low: 0, high: 10, log: true}\n"
+                         "  gamma: {type: float, low: 5, high: 1}\n")
+    study = write_study(tmp_path, [no_target, one_class, rare, "no_such_dataset"],
+                        ["logreg", "svm", "deep_forest"], folds=3,
+                        extra="spaces: {svm: svm.yaml}\n")
+    out = tmp_path / "run"
+    res = cli("run", str(study), "--out", str(out))
+    assert res.returncode == 2
+    err = res.stderr
+    assert "Traceback" not in err
+    expected = [
+        ("learners[2]", "deep_forest"),  # unknown learner
+        ("no_such_dataset", "datasets"),  # unknown dataset
+        ("params.C", "low > 0"),  # log range with low <= 0
+        ("params.gamma", "low <= high"),  # low > high
+        ("no_target.yaml", "label"),  # missing target column
+        ("one_class.yaml", "two classes"),  # a single class
+        ("rare.yaml", "3"),  # fewer samples in a class than folds
+    ]
+    for where, what in expected:
+        line = next((l for l in err.splitlines() if where in l), None)
+        assert line is not None, f"no message names {where}:\n{err}"
+        assert what in line, line
+    assert not out.exists(), "nothing may be computed or written on bad input"
+
+
+def test_validate_reports_a_good_user_dataset(tmp_path):
+    ds = write_csv_dataset(tmp_path)
+    study = write_study(tmp_path, [ds.name], ["logreg", "cnn2d"])
+    res = cli("validate", str(study))
+    assert res.returncode == 0, res.stderr
+    assert "skipped cnn2d on toy" in res.stdout
+
+
+def test_resuming_a_different_study_in_the_same_folder_is_refused(tmp_path):
+    ds = write_csv_dataset(tmp_path)
+    study = write_study(tmp_path, [ds.name], ["naive_bayes"], trials=2)
+    out = tmp_path / "run"
+    assert cli("run", str(study), "--out", str(out), "--no-report").returncode == 0
+    res = cli("run", str(study), "--out", str(out), "--trials", "3", "--no-report")
+    assert res.returncode == 2 and "resumes only the study that made it" in res.stderr
+    assert json.loads((out / "manifest.json").read_text())["config"]["budget"]["trials"] == 2
