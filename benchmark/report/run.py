@@ -1,0 +1,100 @@
+"""Reading a finished run folder: the manifest, the three long tables and the split sizes.
+
+The report is built from these stored results alone; nothing here refits or writes.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ConfigError, Problem
+
+CURVE_COLUMNS = ["dataset", "outer_fold", "learner", "family", "trial", "metric", "value"]
+FIT_COLUMNS = ["dataset", "outer_fold", "learner", "config", "fit_seconds", "error"]
+
+
+@dataclass(frozen=True, eq=False)
+class Run:
+    """Everything the report reads, loaded once."""
+
+    dir: Path
+    manifest: dict
+    trials: pd.DataFrame
+    scores: pd.DataFrame
+    curves: pd.DataFrame
+    fits: pd.DataFrame  # one row per outer fit (dataset, fold, learner, config): seconds, error
+    ratios: dict[str, float]  # dataset -> mean n_test / n_train over outer folds
+
+    @property
+    def datasets(self) -> list[str]:
+        """Datasets in study order, then any others that have results."""
+        listed = list(self.manifest.get("datasets", {}))
+        seen = set(self.scores["dataset"]) | set(self.trials["dataset"])
+        return listed + sorted(seen - set(listed))
+
+    def metric(self, dataset: str) -> str:
+        """The dataset's primary metric as the run recorded it."""
+        info = self.manifest.get("datasets", {}).get(dataset, {})
+        if info.get("metric"):
+            return info["metric"]
+        return "rmse" if info.get("task") == "regression" else "auroc"
+
+    def n_folds(self, dataset: str) -> int:
+        return int(self.scores.loc[self.scores["dataset"] == dataset, "outer_fold"].nunique())
+
+
+def load_run(run_dir: Path) -> Run:
+    """Load a run folder or name every missing file at once (a user error, not a traceback)."""
+    run_dir = Path(run_dir)
+    needed = ["manifest.json", "trials.parquet", "scores.parquet"]
+    missing = [n for n in needed if not (run_dir / n).exists()]
+    if missing:
+        raise ConfigError([Problem(str(run_dir / n), "a run folder needs this file to build a report",
+                                   fix="point at the folder `python -m benchmark run` wrote, or let "
+                                       "that run finish") for n in missing])
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    trials = pd.read_parquet(run_dir / "trials.parquet")
+    scores = pd.read_parquet(run_dir / "scores.parquet")
+    curves_path = run_dir / "curves.parquet"
+    curves = (pd.read_parquet(curves_path) if curves_path.exists()
+              else pd.DataFrame(columns=CURVE_COLUMNS))
+    for frame in (trials, scores, curves):
+        if "value" in frame:
+            frame["value"] = pd.to_numeric(frame["value"], errors="coerce").astype(float)
+    names = set(manifest.get("datasets", {})) | set(scores["dataset"])
+    return Run(run_dir, manifest, trials, scores, curves, _fits(run_dir, scores),
+               {d: _ratio(run_dir, d, scores) for d in names})
+
+
+def _fits(run_dir: Path, scores: pd.DataFrame) -> pd.DataFrame:
+    """Outer-fit timings: ``fits.parquet`` when the run wrote one, else the ``fit_seconds``
+    column that older runs kept in the scores table (repeated per metric, so deduplicated)."""
+    path = run_dir / "fits.parquet"
+    if path.exists():
+        fits = pd.read_parquet(path)
+    elif "fit_seconds" in scores:
+        fits = scores.drop_duplicates(["dataset", "outer_fold", "learner", "config"])
+    else:
+        return pd.DataFrame(columns=FIT_COLUMNS)
+    fits = fits.reindex(columns=FIT_COLUMNS)
+    fits["fit_seconds"] = pd.to_numeric(fits["fit_seconds"], errors="coerce").astype(float)
+    return fits
+
+
+def _ratio(run_dir: Path, dataset: str, scores: pd.DataFrame) -> float:
+    """n_test / n_train for the corrected t-test, from the stored splits.
+
+    Without a split file the k-fold value 1/(k-1) is the honest fallback.
+    """
+    path = run_dir / "splits" / f"{dataset}.json"
+    if path.exists():
+        folds = json.loads(path.read_text()).get("folds", [])
+        ratios = [len(f["test"]) / len(f["train"]) for f in folds if f.get("train")]
+        if ratios:
+            return float(np.mean(ratios))
+    k = scores.loc[scores["dataset"] == dataset, "outer_fold"].nunique()
+    return 1 / (k - 1) if k > 1 else 1.0
