@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 STUDY  ?= quick
 
-.PHONY: benchmark test test-all venv browser clean bench-report bench-nn
+.PHONY: benchmark test test-all venv browser clean bench-report bench-nn bench-fit
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,8 +34,11 @@ test-all: $(STAMP) browser
 bench-nn: $(STAMP)
 	$(PY) scripts/bench_nn.py
 
+bench-fit: $(STAMP)
+	$(PY) scripts/bench_fit.py
+
 bench-report: $(STAMP)
-	$(PY) scripts/bench_report.py
+	$(PY) scripts/bench_report.py reports/$(STUDY)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -37,7 +37,7 @@ def messages(exc: pytest.ExceptionInfo) -> list[str]:
     ("breast_cancer", "binary", "tabular", {"tabular": (569, 30)}, 2),
     ("digits", "multiclass", "image", {"tabular": (1797, 64), "image": (1797, 1, 8, 8)}, 10),
     ("expression", "binary", "tabular", {"tabular": (120, 2000)}, 2),
-    ("dna_motifs", "binary", "sequence", {"tabular": (400, 64), "onehot": (400, 120, 4)}, 2),
+    ("dna_motifs", "binary", "sequence", {"tabular": (500, 64), "onehot": (500, 120, 4)}, 2),
 ])
 def test_bundled_datasets_load(name, task, modality, shapes, n_classes):
     spec = load_spec(name)
@@ -90,7 +90,7 @@ def test_expression_has_a_real_batch_shift():
 
 def test_dna_motifs_enriched_in_positives():
     data = load_dataset("dna_motifs")
-    frame = generators.dna_motifs()
+    frame = generators.dna_motifs(**load_spec("dna_motifs").source.params)
     hit = frame["sequence"].str.contains("TATAAT|TTGACA|CAC.TG")
     positives = (frame["target"] == "motif").to_numpy()
     assert hit[positives].mean() > 3 * hit[~positives].mean()

@@ -61,8 +61,10 @@ def _plant(seq: np.ndarray, site: str, rng: np.random.Generator) -> None:
 
 def dna_motifs(n_samples: int = 400, min_length: int = 80, max_length: int = 120,
                motifs: tuple[str, ...] = ("TATAAT", "TTGACA", "CACNTG"),
-               mutation_rate: float = 0.1, decoy_rate: float = 0.3, seed: int = 0) -> pd.DataFrame:
-    """Variable-length DNA; positives carry one planted motif (noisy), negatives may carry a decoy.
+               mutation_rate: float = 0.1, decoy_rate: float = 0.3, copies: int = 1,
+               seed: int = 0) -> pd.DataFrame:
+    """Variable-length DNA; positives carry ``copies`` planted motifs (noisy, like a promoter with
+    repeated binding sites), negatives may carry a decoy.
 
     The decoy is a motif written backwards: same letters, wrong order, so a bag-of-letters model
     is fooled where a model of order is not. ``CACNTG`` is degenerate (N = any base). The
@@ -75,7 +77,8 @@ def dna_motifs(n_samples: int = 400, min_length: int = 80, max_length: int = 120
         seq = rng.choice(DNA, rng.integers(min_length, max_length + 1))
         motif = motifs[rng.integers(len(motifs))]
         if label == 1:
-            _plant(seq, _mutate(motif, rng, mutation_rate), rng)
+            for _ in range(copies):
+                _plant(seq, _mutate(motif, rng, mutation_rate), rng)
             planted.append(motif)
         elif rng.random() < decoy_rate:
             _plant(seq, _mutate(motif[::-1], rng, 0.0), rng)
