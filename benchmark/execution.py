@@ -3,18 +3,30 @@
 A cell (dataset, outer fold, learner) is one Ray task: a streaming generator that runs the cell's
 trials one after another and yields each finished trial at once, so the driver writes it to the
 store while the cell goes on. Sampling thus happens inside the workers, in parallel across cells,
-and the driver only records. Dataset arrays go to the object store once per run (``ray.put``).
+and the driver only records: each round of waiting returns whatever trials have finished since
+the last one, and the driver stores them in one transaction. Dataset arrays go to the object
+store once per run (``ray.put``).
+
+The embedded Ray (no address given) listens on 127.0.0.1 only and keeps Ray's token
+authentication on. On a cluster (``--address`` or ``RAY_ADDRESS``, e.g. inside ``ray job
+submit``) the cluster's own settings apply; see docs/cluster.md.
 """
 from __future__ import annotations
 
 import os
 import socket
+import sys
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import ray
 
 LOOPBACK = "127.0.0.1"
+# Errors that mean the task (not a trial) failed: its worker or node died, or the code outside any
+# trial raised. The cell is then resubmitted from the store (runner._after_crash).
+TASK_ERRORS = (ray.exceptions.RayError, OSError)
 
 
 @dataclass
@@ -22,20 +34,89 @@ class Job:
     key: str
     args: tuple  # (cell, data, fold, space, settings, history); data may be an ObjectRef
     deep: bool
-    attempt: int = 0
+    attempt: int = 0  # how many times the trial ``at`` has already been lost with its worker
+    at: int = 0  # the first trial this job runs (the stored trials when it was built)
+
+
+@contextmanager
+def thread_limits(threads: int, deep: bool):
+    """BLAS/OpenMP pools (threadpoolctl) and torch's intra-op pool sized to the task's CPUs.
+
+    threadpoolctl limits the libraries already loaded; the variables cover those a learner loads
+    later in the task (e.g. XGBoost's OpenMP runtime), which read them when they start.
+    """
+    from threadpoolctl import threadpool_limits
+
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(threads)
+    torch = sys.modules.get("torch")
+    if deep and torch is None:
+        import torch
+    saved = torch.get_num_threads() if torch is not None else None
+    if torch is not None:
+        torch.set_num_threads(threads)
+    try:
+        with threadpool_limits(limits=threads):
+            yield
+    finally:
+        if torch is not None and saved is not None:
+            torch.set_num_threads(saved)
+
+
+def thread_counts() -> dict[str, Any]:
+    """What a learner running here would get: BLAS and OpenMP pool sizes, torch threads."""
+    from threadpoolctl import threadpool_info
+
+    pools: dict[str, set[int]] = {}
+    for pool in threadpool_info():
+        pools.setdefault(pool["user_api"], set()).add(int(pool["num_threads"]))
+    torch = sys.modules.get("torch")
+    return {"blas": sorted(pools.get("blas", ())), "openmp": sorted(pools.get("openmp", ())),
+            "torch": torch.get_num_threads() if torch is not None else None,
+            "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS")}
 
 
 @ray.remote
 def _cell_task(cell, data, fold, space, settings, history):
-    from threadpoolctl import threadpool_limits
-
+    from . import learners
     from .search import run_cell
 
     node = ray.get_runtime_context().get_node_id()
     where = {"node_id": node, "host": socket.gethostname(), "pid": os.getpid()}
-    with threadpool_limits(limits=settings.threads):
-        for event in run_cell(cell, data, fold, space, settings, history):
+    deep = learners.get(cell.learner).FAMILY == "deep"
+    with thread_limits(settings.threads, deep):
+        events = run_cell(cell, data, fold, space, settings, history)
+        t = time.perf_counter()
+        for event in events:
+            if event["kind"] == "outer":  # its compute (for the efficiency figures) and threads
+                event = {**event, "seconds": time.perf_counter() - t, "threads": thread_counts()}
             yield {**event, **where}
+            t = time.perf_counter()
+
+
+@ray.remote
+def _probe_threads(threads: int, deep: bool) -> dict:
+    with thread_limits(threads, deep):
+        return thread_counts()
+
+
+def probe_threads(cpus_per_trial: int, deep: bool = True) -> dict:
+    """Thread counts inside a Ray task that asks for ``cpus_per_trial`` CPUs, as cells see them."""
+    return ray.get(_probe_threads.options(num_cpus=cpus_per_trial).remote(cpus_per_trial, deep))
+
+
+def _loopback_only() -> None:
+    """Make a local Ray started from this process use 127.0.0.1 for every server it starts.
+
+    Ray resolves the node address to the machine's interface address (and its servers then
+    listen on all interfaces) unless clusters are disabled; that switch is read when ``ray`` is
+    imported, so it is set both for this process and, through the environment, for Ray's own
+    processes started from it.
+    """
+    import ray._private.ray_constants as constants
+
+    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    constants.ENABLE_RAY_CLUSTER = False
 
 
 class Session:
@@ -48,6 +129,7 @@ class Session:
         self.cpus_per_trial = cpus_per_trial
         self.gpus_per_deep_trial = gpus_per_deep_trial
         self._started = False
+        self._gpus: bool | None = None
 
     def __enter__(self) -> "Session":
         if ray.is_initialized():
@@ -55,8 +137,9 @@ class Session:
         if self.address:
             ray.init(address=self.address, configure_logging=False)
         else:
-            # Single-node Ray binds to 127.0.0.1 with this set before it starts (Linux).
-            os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+            _loopback_only()
+            # Token authentication: Ray turns it on for a new local cluster unless RAY_AUTH_MODE
+            # says otherwise (a token is made in ~/.ray/auth_token if there is none).
             ray.init(num_cpus=self.num_cpus, include_dashboard=False, dashboard_host=LOOPBACK,
                      _node_ip_address=LOOPBACK, log_to_driver=False, configure_logging=False)
             self._started = True
@@ -77,31 +160,68 @@ class Session:
         return int(ray.cluster_resources().get("CPU", 1))
 
     def has_gpus(self) -> bool:
-        return ray.cluster_resources().get("GPU", 0) > 0
+        if self._gpus is None:
+            self._gpus = ray.cluster_resources().get("GPU", 0) > 0
+        return self._gpus
 
     def _submit(self, job: Job):
         gpus = self.gpus_per_deep_trial if job.deep and self.has_gpus() else 0
         return _cell_task.options(num_cpus=self.cpus_per_trial, num_gpus=gpus, max_retries=0,
                                   name=job.key).remote(*job.args)
 
-    def stream(self, jobs: list[Job], on_crash: Callable[[Job, Exception], Job | None]
-               ) -> Iterator[dict]:
-        """Yield every event of every job as it arrives.
+    def stream(self, jobs: Iterable[Job], on_crash: Callable[[Job, Exception], Job | None]
+               ) -> Iterator[list[dict]]:
+        """Yield the events of every job in batches, as they arrive.
 
-        When a worker dies (or the task raises outside a trial), ``on_crash`` may return a new job
-        to resubmit, built from what the store holds by then; None gives the cell up.
+        Jobs are submitted in order as the iterable yields them (building one may read the
+        store), and events are collected in between. A batch is everything that finished since
+        the previous one: the caller stores it in one transaction before asking for the next.
+        When a job's task fails (its worker or node died, or the code around the trials raised),
+        ``on_crash`` is called once the events that came before the failure have been yielded,
+        so it sees them in the store; it may return a new job to submit, or None to give the
+        cell up. Ray's own task retries are off: a retry must resume from the store, not from the
+        cell's first trial.
         """
-        running = {self._submit(job): job for job in jobs}
-        while running:
-            ready, _ = ray.wait(list(running), num_returns=1)
+        pending = iter(jobs)
+        running: dict = {}
+        submitting = True
+        while True:
+            if submitting:
+                job = next(pending, None)
+                if job is None:
+                    submitting = False
+                else:
+                    running[self._submit(job)] = job
+            if not running:
+                if submitting:
+                    continue
+                return
+            gens = list(running)
+            ready, _ = ray.wait(gens, num_returns=len(gens), timeout=0)
+            if not ready:
+                if submitting:
+                    continue
+                ready, _ = ray.wait(gens, num_returns=1)
+            batch, done, crashed = [], [], []
             for gen in ready:
-                job = running[gen]
-                try:
-                    yield ray.get(next(gen))
-                except StopIteration:
-                    del running[gen]
-                except (ray.exceptions.RayError, OSError) as exc:
-                    del running[gen]
-                    again = on_crash(job, exc)
-                    if again is not None:
-                        running[self._submit(again)] = again
+                while True:  # drain what this task has ready, without waiting
+                    try:
+                        # next() itself raises at the end of a failed stream; otherwise the
+                        # failure arrives as a ref whose get raises.
+                        batch.append(ray.get(next(gen)))
+                    except StopIteration:
+                        done.append(gen)
+                        break
+                    except TASK_ERRORS as exc:
+                        crashed.append((gen, exc))
+                        break
+                    if not gen.next_ready():
+                        break
+            if batch:
+                yield batch
+            for gen in done:
+                del running[gen]
+            for gen, exc in crashed:
+                again = on_crash(running.pop(gen), exc)
+                if again is not None:
+                    running[self._submit(again)] = again

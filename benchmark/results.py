@@ -3,6 +3,8 @@
 ``trials.parquet``: one row per trial (dataset, outer_fold, learner, family, trial, state, params
 as JSON, value, seconds, error, node_id). ``scores.parquet``: one row per dataset x outer_fold x
 learner x config (default|tuned) x metric, with the value. Failed trials stay as rows.
+``controls.parquet`` (shuffled-label controls) and ``predictions.parquet`` (per-example outer test
+predictions of the tuned configurations, never for a sensitive dataset) feed ``benchmark.checks``.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ TRIAL_COLUMNS = ["dataset", "outer_fold", "learner", "family", "trial", "state",
                  "seconds", "error", "node_id", "split_sha256"]
 SCORE_COLUMNS = ["dataset", "outer_fold", "learner", "family", "config", "metric", "value",
                  "trial", "error"]
+PREDICTION_COLUMNS = ["dataset", "outer_fold", "learner", "family", "row", "output", "value"]
 FIT_COLUMNS = ["dataset", "outer_fold", "learner", "family", "config", "trial", "fit_seconds",
                "error"]
 
@@ -86,8 +89,50 @@ def curves_frame(store: Store) -> pd.DataFrame:
     return frame.sort_values(["dataset", "outer_fold", "learner", "trial", "metric"], ignore_index=True)
 
 
+def _tuned(store: Store):
+    """(cell key columns, tuned outer result) of every finished cell."""
+    for key, res in _outer_rows(store):
+        if key["config"] == "tuned":
+            yield {k: key[k] for k in ("dataset", "outer_fold", "learner", "family")}, res
+
+
+def controls_frame(store: Store) -> pd.DataFrame:
+    """Shuffled-label control scores (benchmark.checks.controls): one row per refit and metric,
+    with the chance level of that metric on the cell's test fold."""
+    from .checks import controls
+
+    rows = [{**key, "seed": c["seed"], "metric": metric, "value": value,
+             "chance": (res.get("chance") or {}).get(metric, float("nan"))}
+            for key, res in _tuned(store) for c in res.get("controls") or []
+            for metric, value in (c.get("scores") or {}).items()]
+    return controls.frame(rows)
+
+
+def predictions_frame(store: Store) -> pd.DataFrame:
+    """Per-example outer test predictions of the tuned configurations: one row per example and
+    output (class probability, or the prediction for regression). Sensitive datasets never
+    have any: their workers do not send them."""
+    rows = []
+    for key, res in _tuned(store):
+        p = res.get("predictions")
+        if not p:
+            continue
+        for row, values in zip(p["rows"], p["values"]):
+            values = values if isinstance(values, list) else [values]
+            rows.extend({**key, "row": row, "output": k, "value": v} for k, v in enumerate(values))
+    frame = pd.DataFrame(rows, columns=PREDICTION_COLUMNS)
+    return frame.sort_values(["dataset", "outer_fold", "learner", "row", "output"], ignore_index=True)
+
+
 def export(store: Store, run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     trials, scores = trials_frame(store), scores_frame(store)
+    controls_frame(store).to_parquet(Path(run_dir) / "controls.parquet", index=False)
+    predictions = predictions_frame(store)
+    path = Path(run_dir) / "predictions.parquet"
+    if len(predictions):
+        predictions.to_parquet(path, index=False)
+    elif path.exists():  # an old file must not outlive a run that keeps none
+        path.unlink()
     trials.to_parquet(Path(run_dir) / "trials.parquet", index=False)
     scores.to_parquet(Path(run_dir) / "scores.parquet", index=False)
     curves_frame(store).to_parquet(Path(run_dir) / "curves.parquet", index=False)

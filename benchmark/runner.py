@@ -20,7 +20,7 @@ from .search import Cell, CellSettings
 from .spaces import SearchSpace, load_space
 from .splits import SplitPlan, make_plan
 from .store import Store, default_url
-from .study import StudySpec, dataset_ref, load_study, space_file
+from .study import StudySpec, check_names, dataset_ref, load_study, space_file
 
 
 @dataclass
@@ -40,7 +40,8 @@ class Plan:
         s = self.study
         return CellSettings(task=self.datasets[dataset].task, metric=self.metrics[dataset],
                             trials=s.budget.trials, seconds=s.budget.seconds, seed=s.seed,
-                            threads=threads, n_startup_trials=min(10, max(3, s.budget.trials // 3)))
+                            threads=threads, n_startup_trials=min(10, max(3, s.budget.trials // 3)),
+                            controls=s.checks.controls if s.checks.enabled else 0)
 
     def direction(self, dataset: str) -> str:
         return "maximize" if metrics.higher_is_better(self.metrics[dataset]) else "minimize"
@@ -56,7 +57,7 @@ def _collect(problems: list[Problem], fn: Callable, *args):
 
 def prepare(study_ref: str, trials: int | None = None, seed: int | None = None) -> Plan:
     study = load_study(study_ref, trials=trials, seed=seed)
-    problems: list[Problem] = []
+    problems: list[Problem] = check_names(study)
     specs = {}
     for name in study.datasets:
         spec = _collect(problems, data_layer.load_spec, dataset_ref(study, name))
@@ -64,8 +65,8 @@ def prepare(study_ref: str, trials: int | None = None, seed: int | None = None) 
         problems.extend(spec_problems)
         if spec is not None and not spec_problems:
             specs[spec.name] = spec
-    spaces = {l: s for l in study.learners
-              if (s := _collect(problems, load_space, l, space_file(study, l))) is not None}
+    spaces = {l: s for l in study.learners if l in learners.ALL
+              and (s := _collect(problems, load_space, l, space_file(study, l))) is not None}
     k = study.splits.outer_folds
     # Data problems are reported with the others: loading reads files but fits nothing.
     datasets = {n: d for n, s in specs.items()
@@ -161,7 +162,8 @@ def _job(plan: Plan, store: Store, cell: Cell, refs: dict, threads: int, attempt
     history = store.history(cell, plan.direction(cell.dataset))
     args = (cell, refs[cell.dataset], plan.splits[cell.dataset].folds[cell.fold],
             plan.spaces[cell.learner], plan.settings(cell.dataset, threads), history)
-    return Job(cell.key, args, deep=learners.get(cell.learner).FAMILY == "deep", attempt=attempt)
+    return Job(cell.key, args, deep=learners.get(cell.learner).FAMILY == "deep", attempt=attempt,
+               at=len(history))
 
 
 def execute(plan: Plan, run_dir: Path, address: str | None = None, storage: str | None = None,
@@ -175,52 +177,73 @@ def execute(plan: Plan, run_dir: Path, address: str | None = None, storage: str 
         sp.save(run_dir / "splits" / f"{name}.json")
     manifest.write(run_dir / "manifest.json", info)
     store = Store(store_url)
-    todo = [c for c in plan.cells() if store.outer(c, plan.direction(c.dataset)) is None]
+    done = store.done()
+    todo = [c for c in plan.cells() if c.key not in done]
     res = plan.study.resources
     if todo:
         with Session(address, num_cpus, res.cpus_per_trial, res.gpus_per_deep_trial) as session:
             refs = {n: session.put(d) for n, d in plan.datasets.items()}
-            jobs = [_job(plan, store, c, refs, res.cpus_per_trial) for c in todo]
-            jobs.sort(key=lambda j: (-2.0 if j.deep else -1.0, -plan.datasets[j.args[0].dataset].X.size))
+            todo.sort(key=lambda c: (-2.0 if learners.get(c.learner).FAMILY == "deep" else -1.0,
+                                     -plan.datasets[c.dataset].X.size))
             if on_event:
-                budget = plan.study.budget.trials
-                on_event({"kind": "start", "remaining": sum(budget - len(j.args[5]) + 1 for j in jobs)})
+                budget, stored = plan.study.budget.trials, store.counts()
+                on_event({"kind": "start",
+                          "remaining": sum(budget - stored.get(c.key, 0) + 1 for c in todo)})
             info["ray"] = {"embedded": session.embedded, "cpus": session.total_cpus(),
                            "gpus": session.has_gpus()}
+            # Built one by one as they are submitted (each reads its cell's stored trials), so the
+            # first cells run while the store is still being read for the others.
+            jobs = (_job(plan, store, c, refs, res.cpus_per_trial) for c in todo)
 
             def on_crash(job: Job, exc: Exception) -> Job | None:
                 return _after_crash(plan, store, job, exc, refs)
 
-            for event in session.stream(jobs, on_crash):
-                direction = plan.direction(event["cell"].dataset)
-                if event["kind"] == "trial":
-                    store.record_trial(event, direction)
-                else:
-                    store.record_outer(event, direction)
+            def direction(cell: Cell) -> str:
+                return plan.direction(cell.dataset)
+
+            # Each batch (what finished since the last one) is stored in one transaction before
+            # the next is awaited, and before any crash is handled, so a retry resumes from it.
+            for batch in session.stream(jobs, on_crash):
+                store.record(batch, direction)
                 if on_event:
-                    on_event(event)
+                    for event in batch:
+                        on_event(event)
     from . import results
 
     results.export(store, run_dir)
+    _run_checks(plan, run_dir, store)
     info.update(status="complete", finished=manifest.now())
     manifest.write(run_dir / "manifest.json", info)
     return info
 
 
+def _run_checks(plan: Plan, run_dir: Path, store: Store) -> None:
+    """The checks' second phase (benchmark.checks): needs every cell's scores, writes checks.json."""
+    from .checks import run_checks
+
+    run_checks(plan, run_dir, store)
+
+
 def _after_crash(plan: Plan, store: Store, job: Job, exc: Exception, refs: dict) -> Job | None:
-    """Retry a cell whose worker died; past the retry limit, store the trial in flight as failed."""
+    """A cell's task failed outside any trial: its worker or node died, or the code around the
+    trials raised. Resubmit the cell from the store, so finished trials never run again and the
+    trial in flight runs again with the same seed. A trial lost more than ``resources.retries``
+    times is stored as failed with the cause (it counts toward the budget) and the cell goes on;
+    an outer evaluation lost that often is stored as failed and the cell ends.
+    """
     cell, threads = job.args[0], job.args[4].threads
     direction = plan.direction(cell.dataset)
-    if job.attempt < plan.study.resources.retries:
-        return _job(plan, store, cell, refs, threads, job.attempt + 1)
-    cause = f"worker lost {job.attempt + 1} times: {type(exc).__name__}: {str(exc)[:500]}"
-    number = len(store.history(cell, direction))
+    number = len(store.history(cell, direction))  # the trial in flight (or the outer evaluation)
+    lost = job.attempt + 1 if number == job.at else 1  # the count restarts once a trial got through
+    if lost <= plan.study.resources.retries:
+        return _job(plan, store, cell, refs, threads, lost)
+    cause = f"the task running it failed {lost} times: {type(exc).__name__}: {str(exc)[:500]}"
     if number >= plan.study.budget.trials:  # the outer evaluation itself kept dying
         store.record_outer({"cell": cell, "results": {
             c: {"trial": None, "config": {}, "fit_seconds": None, "scores": {}, "error": cause}
             for c in ("default", "tuned")}}, direction)
         return None
-    store.record_trial({"cell": cell, "state": "FAIL", "value": None, "params": {},
-                        "distributions": {}, "config": {}, "seconds": 0.0, "error": cause,
-                        "attrs": {}}, direction)
+    store.record_trial({"cell": cell, "number": number, "state": "FAIL", "value": None,
+                        "params": {}, "distributions": {}, "config": {}, "seconds": 0.0,
+                        "error": cause, "attrs": {}}, direction)
     return _job(plan, store, cell, refs, threads, 0)

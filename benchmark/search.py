@@ -47,6 +47,7 @@ class CellSettings:
     seed: int  # the study seed
     threads: int = 1
     n_startup_trials: int = 4
+    controls: int = 1  # shuffled-label refits of the tuned configuration (benchmark.checks)
 
 
 def _direction(metric: str) -> str:
@@ -189,9 +190,33 @@ def outer_evaluation(cell, module, data, fold, space, settings, study, cell_seed
                                           derive_seed(cell_seed, "outer"))
     if inc:
         last = inc[-1].number
-        out["results"]["tuned"] = (out["results"]["default"] if last == 0
-                                   else out["results"].pop(f"incumbent{last}"))
+        tuned = dict(out["results"]["default"] if last == 0
+                     else out["results"].pop(f"incumbent{last}"))
+        tuned.update(_checks(module, tuned, data, fold, X, settings, cell_seed))
+        out["results"]["tuned"] = tuned
+    for res in out["results"].values():  # arrays never leave the worker
+        res.pop("_pred", None)
     return out
+
+
+def _checks(module, tuned: dict, data, fold, X, settings, cell_seed) -> dict:
+    """What ``benchmark.checks`` needs from the worker: shuffled-label controls of the tuned
+    configuration (Tip 7) and its per-example test predictions (Tip 9), the latter never for a
+    sensitive dataset (Tip 10), whose run folder must hold no per-example output."""
+    from .checks import controls
+
+    if tuned.get("error"):
+        return {}
+    seed = derive_seed(cell_seed, "outer")
+    extra = {"controls": controls.shuffled_fits(
+        lambda c, d, rows, s, t: fit(module, c, d, rows, s, t),
+        lambda model, Xt: _predict(model, Xt, data.task, data.n_classes),
+        data, fold, X, tuned["config"], settings.controls, cell_seed, seed, settings.threads),
+        "chance": controls.chance_all(data.task, data.y[fold.test], data.n_classes)}
+    pred = tuned.pop("_pred", None)
+    if not data.sensitive and pred is not None:
+        extra["predictions"] = {"rows": fold.test.tolist(), "values": np.round(pred, 6).tolist()}
+    return extra
 
 
 def _test_once(module, config, data, fold, X, number, settings, seed) -> dict:
@@ -201,7 +226,8 @@ def _test_once(module, config, data, fold, X, number, settings, seed) -> dict:
         fit_seconds = time.perf_counter() - t0
         pred = _predict(model, X[fold.test], data.task, data.n_classes)
         return {"trial": number, "config": config, "fit_seconds": fit_seconds,
-                "scores": metrics.score_all(data.task, data.y[fold.test], pred), "error": None}
+                "scores": metrics.score_all(data.task, data.y[fold.test], pred), "error": None,
+                "_pred": pred}
     except Exception as exc:
         return {"trial": number, "config": config, "fit_seconds": None, "scores": {},
                 "error": f"{type(exc).__name__}: {exc}"}

@@ -34,6 +34,26 @@ class Resources(Spec):
     retries: int = Field(2, ge=0)  # resubmissions of a cell whose worker died
 
 
+class Checks(Spec):
+    """Biology-grade checks (``benchmark.checks``), after Lee et al. 2020, Tips 1, 4 and 7-10.
+
+    They are on by default because each one guards against a way a benchmark fools its reader;
+    the costly parts (learning curve) are opt-in.
+    """
+
+    enabled: bool = True
+    # Shuffled-label refits per cell (0: none). Each outer fold permutes with its own seed, so a
+    # learner gets (outer folds x controls) control scores: 3 with the quick study's defaults.
+    controls: int = Field(1, ge=0, description="shuffled-label refits per cell (0: none)")
+    control_tolerance: float = Field(0.1, gt=0, le=1,
+                                     description="how far above chance a control may score")
+    random_split: bool = Field(True, description="grouped vs random split gap, grouped datasets")
+    importance: bool = Field(True, description="permutation importance of the best models")
+    importance_features: int = Field(50, ge=1, description="features scored (top by association)")
+    importance_repeats: int = Field(2, ge=1, description="shuffles per feature and fold")
+    learning_curve: bool = Field(False, description="refits on 25/50/75% of the outer training part")
+
+
 class StudySpec(Spec):
     name: str
     description: str = ""
@@ -45,6 +65,7 @@ class StudySpec(Spec):
     splits: SplitRule = SplitRule()
     resources: Resources = Resources()
     spaces: dict[str, str] = {}  # learner -> a search-space YAML replacing the bundled one
+    checks: Checks = Checks()
     path: str = ""
 
 
@@ -72,16 +93,14 @@ def load_study(name_or_path: str, trials: int | None = None, seed: int | None = 
         update["budget"] = study.budget.model_copy(update={"trials": trials})
     if seed is not None:
         update["seed"] = seed
-    study = study.model_copy(update=update)
-    problems = _check_names(study, path)
-    if problems:
-        raise ConfigError(problems)
-    return study
+    return study.model_copy(update=update)
 
 
-def _check_names(study: StudySpec, path: Path) -> list[Problem]:
+def check_names(study: StudySpec) -> list[Problem]:
+    """Unknown learners or metrics, overrides for learners not in the study."""
     from . import metrics
 
+    path = study.path
     problems = []
     for i, name in enumerate(study.learners):
         if name not in learners.ALL:

@@ -19,7 +19,7 @@ def test_list_names_bundled_things():
 def test_validate_bundled_quick_study():
     res = cli("validate", "quick")
     assert res.returncode == 0, res.stderr
-    assert "84 cells x 10 trials" in res.stdout
+    assert "90 cells x 10 trials" in res.stdout
 
 
 def _dataset(tmp_path, name, frame, **spec):

@@ -63,6 +63,9 @@ def _table(run_dir: Path, name: str) -> pd.DataFrame:
 def context(run_dir: Path, datasets: list[str]) -> dict:
     """Everything the check sections show, as display-ready dicts and embedded figures."""
     checks = load(run_dir)
+    if checks and checks.get("error"):
+        return {"available": False, "sections": SECTIONS,
+                "reason": f"The checks failed: {checks['error']}"}
     if not checks or not checks.get("enabled"):
         return {"available": False, "sections": SECTIONS,
                 "reason": "This run folder has no checks (checks.json is missing or the study "
@@ -98,8 +101,11 @@ def _summary_row(dataset: str, entry: dict) -> dict:
 
 def _findings(entry: dict, keys: list[str]) -> list[dict]:
     order = {k: i for i, k in enumerate(keys)}
-    found = [f for f in entry.get("findings", []) if f["check"] in order]
-    return sorted(found, key=lambda f: order[f["check"]])
+    found = sorted([f for f in entry.get("findings", []) if f["check"] in order],
+                   key=lambda f: order[f["check"]])
+    if found and all(f["level"] == "info" for f in found):
+        return found[:1]  # e.g. no group column: one line says why nothing was checked
+    return found
 
 
 def _fmt(x, digits=3) -> str:

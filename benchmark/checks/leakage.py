@@ -1,0 +1,169 @@
+"""Leakage audit (Tips 4 and 7), from the data and the split plan alone: no model is fit.
+
+Four ways a test fold can carry the answer: the same example sits in train and test, a patient or
+batch sits on both sides, one feature is a stand-in for the label (an id that encodes it, a
+post-diagnosis measurement), or the pattern of missing values gives the label or group away.
+Each is cheap enough to run on every dataset of every run.
+"""
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+from scipy import stats
+
+from .findings import finding
+
+PROXY_AUROC = 0.99  # a single feature this good is almost certainly not biology
+STRONG_AUROC = 0.90  # listed, so a reader can check it is not a proxy, but not flagged
+MISSING_ALPHA = 0.01  # Bonferroni-corrected, over the features that have missing values
+MISSING_V = 0.2  # Cramér's V: effect size a missingness pattern needs to be flagged
+
+
+def row_hashes(data) -> np.ndarray:
+    """A digest of each example over every view (NaN written one way), to find exact copies."""
+    n = data.n_samples
+    digests = [hashlib.blake2b(digest_size=16) for _ in range(n)]
+    for name in sorted(data.views):
+        v = np.ascontiguousarray(np.nan_to_num(np.asarray(data.views[name], dtype=np.float64),
+                                               nan=np.inf)).reshape(n, -1)
+        for i in range(n):
+            digests[i].update(v[i].tobytes())
+    return np.array([d.hexdigest() for d in digests])
+
+
+def duplicates(data, plan) -> dict:
+    """Test examples with an exact copy among the training examples of the same outer fold."""
+    h = row_hashes(data)
+    _, counts = np.unique(h, return_counts=True)
+    per_fold, conflicting = [], 0
+    for fold in plan.folds:
+        train = set(h[fold.train])
+        hit = np.array([x in train for x in h[fold.test]], dtype=bool)
+        per_fold.append(int(hit.sum()))
+    if data.task != "regression":  # the same example with two labels
+        labels: dict[str, set] = {}
+        for x, y in zip(h, data.y):
+            labels.setdefault(x, set()).add(int(y))
+        conflicting = sum(len(v) > 1 for v in labels.values())
+    n_dup = int((counts > 1).sum())
+    if sum(per_fold):
+        return finding("duplicates", "problem", "Identical examples in train and test",
+                       f"{sum(per_fold)} test examples have an exact copy in the training part of "
+                       f"their outer fold (per fold: {per_fold}); a model can score by memory.",
+                       per_fold=per_fold, duplicated=n_dup, conflicting=conflicting)
+    level = "warning" if n_dup else "ok"
+    return finding("duplicates", level, "No example is in both train and test",
+                   f"{n_dup} examples occur more than once (never across train and test)"
+                   + (f"; {conflicting} with conflicting labels" if conflicting else "") + ".",
+                   per_fold=per_fold, duplicated=n_dup, conflicting=conflicting)
+
+
+def shared_groups(data, plan) -> dict:
+    """Groups (patients, batches) present on both sides of an outer split."""
+    if data.groups is None:
+        return finding("groups", "info", "No group column declared",
+                       "Declare `group:` when several examples come from one patient, animal or "
+                       "batch: only then can the splits keep them on one side.")
+    shared = [len(set(data.groups[f.train].tolist()) & set(data.groups[f.test].tolist()))
+              for f in plan.folds]
+    if sum(shared):
+        return finding("groups", "problem", "Groups shared between train and test",
+                       f"Outer folds share {shared} groups between training and test examples.",
+                       shared=shared)
+    return finding("groups", "ok", "No group is on both sides of a split",
+                   f"{len(np.unique(data.groups))} groups; every outer fold keeps each group on "
+                   "one side.", shared=shared)
+
+
+def feature_auroc(X: np.ndarray, y: np.ndarray, n_classes: int) -> np.ndarray:
+    """Per feature, the best one-vs-rest AUROC of the feature alone, oriented to be >= 0.5.
+
+    Missing values are set to the column median first (they then carry no rank signal). Ties
+    share ranks, so a constant feature scores 0.5.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    med = np.nanmedian(np.where(np.isnan(X).all(0), 0.0, X), axis=0) if X.size else 0.0
+    X = np.where(np.isnan(X), med, X)
+    ranks = stats.rankdata(X, axis=0)
+    best = np.full(X.shape[1], 0.5)
+    for k in ([1] if n_classes == 2 else range(n_classes)):
+        pos = y == k
+        n1, n0 = pos.sum(), (~pos).sum()
+        if not n1 or not n0:
+            continue
+        auc = (ranks[pos].sum(0) - n1 * (n1 + 1) / 2) / (n1 * n0)
+        best = np.maximum(best, np.maximum(auc, 1 - auc))
+    return best
+
+
+def label_proxies(data) -> dict:
+    """Single features that separate the classes almost perfectly on their own."""
+    if data.task == "regression":
+        r = np.array([abs(stats.spearmanr(c, data.y, nan_policy="omit")[0]) for c in data.X.T])
+        score, threshold, what = np.nan_to_num(r), PROXY_AUROC, "|Spearman rho|"
+    else:
+        score, threshold, what = feature_auroc(data.X, data.y, data.n_classes), PROXY_AUROC, "AUROC"
+    order = np.argsort(-score)[:5]
+    top = [{"feature": data.feature_names[i], "score": float(score[i])} for i in order]
+    proxies = [t for t in top if t["score"] >= threshold]
+    if proxies:
+        names = ", ".join(f"{t['feature']} ({what} {t['score']:.3f})" for t in proxies)
+        return finding("proxy", "problem", "A single feature predicts the label",
+                       f"{names}: a feature this good alone is usually an identifier, a date or a "
+                       "measurement taken after the outcome. Drop it (`drop:`) unless it is "
+                       "biology.", top=top, threshold=threshold)
+    strong = [t for t in top if t["score"] >= STRONG_AUROC]
+    note = (" Strongest: " + ", ".join(f"{t['feature']} ({t['score']:.3f})" for t in strong) + "."
+            if strong else "")
+    return finding("proxy", "ok", "No single feature predicts the label on its own",
+                   f"The best single feature reaches {what} {top[0]['score']:.3f} "
+                   f"(flagged at {threshold}).{note}" if top else "No features.",
+                   top=top, threshold=threshold)
+
+
+def _association(indicator: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """(chi-square p, Cramér's V) of a missing/present indicator against labels."""
+    table = np.array([[np.sum(indicator & (labels == v)), np.sum(~indicator & (labels == v))]
+                      for v in np.unique(labels)])
+    table = table[table.sum(1) > 0]
+    if table.shape[0] < 2 or (table.sum(0) == 0).any():
+        return 1.0, 0.0
+    chi2, p, _, _ = stats.chi2_contingency(table, correction=False)
+    return float(p), float(np.sqrt(chi2 / (table.sum() * (min(table.shape) - 1))))
+
+
+def missingness(data) -> dict:
+    """Missing values whose pattern predicts the label or the group (e.g. a test only run on
+    suspected cases): the imputer's fill value then encodes the answer."""
+    miss = np.isnan(data.X)
+    cols = np.flatnonzero(miss.any(0) & ~miss.all(0))
+    if not len(cols):
+        return finding("missingness", "ok", "No missing values to explain",
+                       "Every feature is either complete or entirely missing.", hits=[])
+    targets = {"label": data.y} if data.task != "regression" else {}
+    groups = np.asarray(data.groups).astype(str) if data.groups is not None else None
+    if groups is not None and len(np.unique(groups)) <= max(2, data.n_samples // 5):
+        targets["group"] = groups  # batch-like groups only: chi-square needs filled cells
+    alpha, hits = MISSING_ALPHA / (len(cols) * max(len(targets), 1)), []
+    for what, labels in targets.items():
+        for j in cols:
+            p, v = _association(miss[:, j], labels)
+            if p < alpha and v >= MISSING_V:
+                hits.append({"feature": data.feature_names[j], "against": what, "p": p, "v": v})
+    hits.sort(key=lambda h: -h["v"])
+    if hits:
+        names = ", ".join(f"{h['feature']} (vs {h['against']}, V={h['v']:.2f})" for h in hits[:5])
+        return finding("missingness", "problem", "Missing values predict the label or group",
+                       f"{len(hits)} features: {names}. Where a value is missing tells the model "
+                       "the answer; check how the data were collected.", hits=hits[:20])
+    return finding("missingness", "ok", "Missingness does not predict the label or group",
+                   f"{len(cols)} features with missing values; none is associated with "
+                   f"{' or '.join(targets) or 'anything tested'} (chi-square, Bonferroni "
+                   f"α={MISSING_ALPHA}, Cramér's V ≥ {MISSING_V}).", hits=[])
+
+
+def audit(data, plan) -> list[dict]:
+    """Every leakage check on one dataset, in the order the report lists them."""
+    return [duplicates(data, plan), shared_groups(data, plan), label_proxies(data),
+            missingness(data)]

@@ -1,0 +1,209 @@
+"""The checks' second phase: after every cell has finished, check each dataset and write the
+results into the run folder, so ``python -m benchmark report DIR`` never refits.
+
+Data checks (leakage, batch, size, metric) need only the data and the split plan and run in the
+driver. Refit checks (importance, failures, random-split gap, learning curve) need the best
+learners and run as one job per (dataset, model, outer fold), side by side in worker processes
+(``workers``). A run that finished before keeps its checks unless its scores or its check
+settings changed.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import batch, controls, failures, importance, leakage, refit, sensitive, size, workers
+from .findings import finding
+
+CHECKS_FILE = "checks.json"
+TABLES = {"importance": "importance.parquet", "subgroups": "subgroups.parquet",
+          "curve": "learning_curve.parquet"}
+VERSION = 1
+
+
+def run_checks(plan, run_dir: Path, store) -> dict:
+    """Run every check of the study's ``checks:`` settings; write and return ``checks.json``."""
+    run_dir, cfg = Path(run_dir), plan.study.checks
+    scores = pd.read_parquet(run_dir / "scores.parquet")
+    key = _key(cfg.model_dump(), scores)
+    path = run_dir / CHECKS_FILE
+    if path.exists() and json.loads(path.read_text()).get("key") == key:
+        return json.loads(path.read_text())
+    t0 = time.perf_counter()
+    out = {"version": VERSION, "key": key, "enabled": cfg.enabled, "settings": cfg.model_dump(),
+           "datasets": {}}
+    if cfg.enabled:
+        out["datasets"] = {n: data_checks(d, plan.splits[n], plan.metrics[n], plan.study.seed)
+                           for n, d in plan.datasets.items()}
+        out["seconds_data"] = time.perf_counter() - t0
+        _add_controls(out, plan, run_dir, scores, cfg.control_tolerance)
+        tables = _refit_checks(out, plan, store, scores)
+        _write_tables(run_dir, tables)
+        out["sensitive"] = sensitive.notice(
+            [n for n, d in plan.datasets.items() if d.sensitive], plan.study.learners)
+    out["seconds"] = time.perf_counter() - t0
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(out, indent=1, default=_json))
+    tmp.replace(path)
+    return out
+
+
+def _key(settings: dict, scores: pd.DataFrame) -> str:
+    """Checks are redone when the check settings or the scores they build on change."""
+    h = hashlib.sha256(json.dumps(settings, sort_keys=True).encode() + str(VERSION).encode())
+    h.update(pd.util.hash_pandas_object(scores.astype(str), index=False).values.tobytes())
+    return h.hexdigest()[:16]
+
+
+def _json(value):
+    return value.tolist() if hasattr(value, "tolist") else str(value)
+
+
+def data_checks(data, splits, metric: str, seed: int) -> dict:
+    """Everything that needs only the data and its split plan."""
+    found = leakage.audit(data, splits)
+    found += [batch.confounding(data), batch.predictability(data, seed),
+              size.enough_data(data), size.metric_choice(data, metric)]
+    return {"findings": found, "sensitive": data.sensitive}
+
+
+def _add_controls(out: dict, plan, run_dir: Path, scores, tolerance: float) -> None:
+    path = run_dir / "controls.parquet"
+    table = pd.read_parquet(path) if path.exists() else controls.frame([])
+    info = {n: {"task": d.task, "metric": plan.metrics[n]} for n, d in plan.datasets.items()}
+    rows = controls.summarise(table, scores, info, tolerance)
+    for name, entry in out["datasets"].items():
+        mine = [r for r in rows if r["dataset"] == name]
+        entry["controls"] = mine
+        entry["findings"].insert(0, _control_finding(mine, tolerance))
+
+
+def _control_finding(rows: list[dict], tolerance: float) -> dict:
+    if not rows:
+        return finding("controls", "info", "No shuffled-label controls were run",
+                       "Set `checks: {controls: 1}` (or more) in the study to run them.")
+    bad = [r for r in rows if r["flag"]]
+    if bad:
+        names = ", ".join(f"{r['learner']} ({r['metric']} {r['mean']:.3f} vs chance "
+                          f"{r['chance']:.3f})" for r in bad)
+        return finding("controls", "problem", "Learners beat chance on shuffled labels",
+                       f"{names}: trained on permuted labels they should score at chance; "
+                       "information reaches them from somewhere other than the training "
+                       "labels (a sign of leakage).", flagged=[r["learner"] for r in bad])
+    worst = max(rows, key=lambda r: r["excess"])
+    return finding("controls", "ok", "Every learner is at chance on shuffled labels",
+                   f"{len(rows)} learners; the largest excess over chance is {worst['excess']:+.3f} "
+                   f"({worst['learner']}, tolerance {tolerance}).", flagged=[])
+
+
+def _jobs(plan, name: str, best: dict, configs: dict) -> list[refit.FoldJob]:
+    data, cfg = plan.datasets[name], plan.study.checks.model_dump()
+    jobs = []
+    for role, learner in best.items():
+        for k, fold in enumerate(plan.splits[name].folds):
+            config = configs.get((name, k, learner))
+            if config is not None:
+                jobs.append(refit.FoldJob(name, role, learner, k, fold, data, config,
+                                          plan.metrics[name], plan.study.seed, cfg,
+                                          data.groups is not None))
+    return jobs
+
+
+def _refit_checks(out: dict, plan, store, scores) -> dict:
+    """Run the refit jobs of every dataset, then fold their results into ``out``."""
+    configs, jobs, best = refit.tuned_configs(store), [], {}
+    for name in plan.datasets:
+        best[name] = refit.best_learners(scores, name, plan.metrics[name])
+        out["datasets"][name]["best"] = best[name]
+        jobs += _jobs(plan, name, best[name], configs)
+    t0 = time.perf_counter()
+    results = workers.run_all(jobs)
+    out["seconds_refits"] = time.perf_counter() - t0  # wall time; jobs' own time below
+    out["seconds_refit_jobs"] = float(sum(r["seconds"] for r in results))
+    tables = {k: [] for k in TABLES}
+    for name in plan.datasets:
+        mine = [r for r in results if r["dataset"] == name]
+        entry = out["datasets"][name]
+        entry["refit_errors"] = [f"{r['learner']} fold {r['fold']}: {r['error']}"
+                                 for r in mine if r["error"]]
+        _combine(entry, plan, name, mine, tables)
+    return tables
+
+
+def _combine(entry: dict, plan, name: str, results: list[dict], tables: dict) -> None:
+    """Pool fold results per model: importance, subgroup scores, McNemar, gap, curve."""
+    data, metric = plan.datasets[name], plan.metrics[name]
+    imp = importance.frame([row for r in results for row in r["importance"]])
+    tables["importance"].append(imp)
+    entry["importance"] = {"top": {role: importance.top_features(imp, role)
+                                   for role in sorted(set(imp["role"]))},
+                           "agreement": importance.agreement(imp),
+                           "features": plan.study.checks.importance_features}
+    pooled = _pool(results)
+    entry["failures"] = _failures(data, metric, pooled, entry.get("best", {}), name, tables)
+    gaps = [dict(learner=r["learner"], role=r["role"], **r["random"]) for r in results if r["random"]]
+    entry["split_gap"] = _mean_gaps(gaps)
+    entry["findings"].append(batch.gap_finding(entry["split_gap"], plan.study.checks.control_tolerance)
+                             if data.groups is not None else
+                             finding("split_gap", "info", "Not split by group", "No random-split "
+                                     "comparison: the splits are already random."))
+    curve = size.curve_frame([row for r in results for row in r["curve"]])
+    tables["curve"].append(curve)
+    entry["learning_curve"] = size.curve_summary(curve)
+
+
+def _pool(results: list[dict]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """role -> (rows, predictions) over the folds that refit, in row order."""
+    out = {}
+    for role in {r["role"] for r in results}:
+        mine = [r for r in results if r["role"] == role and r["pred"] is not None]
+        if mine and not any(r["error"] for r in results if r["role"] == role):
+            rows = np.concatenate([r["rows"] for r in mine])
+            pred = np.concatenate([r["pred"] for r in mine])
+            order = np.argsort(rows)
+            out[role] = (rows[order], pred[order])
+    return out
+
+
+def _failures(data, metric: str, pooled: dict, best: dict, name: str, tables: dict) -> dict:
+    """Subgroup and per-class scores of each best model; McNemar between the two."""
+    rows, overall, ok = [], {}, {}
+    for role, (idx, pred) in pooled.items():
+        y = data.y[idx]
+        columns = {k: np.asarray(v)[idx] for k, v in data.metadata.items()}
+        if data.task != "regression":
+            columns["class"] = np.asarray(data.classes)[y]
+            ok[role] = failures.correct(data.task, y, pred)
+            overall[role] = float(ok[role].mean())
+        rows += [{"dataset": name, "role": role, "learner": best.get(role), **r}
+                 for r in failures.subgroup_rows(data.task, metric, y, pred, columns)]
+    frame = failures.frame(rows)
+    tables["subgroups"].append(frame)
+    out = {"overall_accuracy": overall, "worst": failures.worst_subgroups(frame, overall),
+           "mcnemar": None}
+    if len(ok) == 2 and np.array_equal(pooled["classical"][0], pooled["deep"][0]):
+        out["mcnemar"] = failures.mcnemar_test(ok["classical"], ok["deep"])
+    return out
+
+
+def _mean_gaps(gaps: list[dict]) -> list[dict]:
+    if not gaps:
+        return []
+    g = pd.DataFrame(gaps).groupby(["role", "learner"])[["grouped", "random", "gap"]].mean()
+    return [{"role": role, "learner": learner, **{k: float(v) for k, v in r.items()}}
+            for (role, learner), r in g.iterrows()]
+
+
+def _write_tables(run_dir: Path, tables: dict) -> None:
+    for key, file in TABLES.items():
+        frames = [f for f in tables[key] if len(f)]
+        path = run_dir / file
+        if frames:
+            pd.concat(frames, ignore_index=True).to_parquet(path, index=False)
+        elif path.exists():
+            path.unlink()

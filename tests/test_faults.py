@@ -1,0 +1,294 @@
+"""Faults, each provoked for real: a trial that raises, a worker killed mid-trial, a worker node
+lost mid-run, the driver killed and its job submitted again. After each: every cell holds exactly
+its budget of trials, none twice, and nothing that was stored ran again.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from benchmark import results
+from benchmark.runner import execute, prepare
+
+from helpers import write_csv_dataset, write_study
+from test_cluster import assert_exact_budgets, run_in_namespace, stored_trials, tiny_study
+
+
+# ------------------------------------------------------------------ a trial that raises
+
+def test_diverging_network_is_a_failed_trial_with_its_error(ray_local, tmp_path):
+    space = tmp_path / "mlp_diverging.yaml"  # SGD at lr 1e3: the loss overflows within 2 epochs
+    space.write_text("learner: mlp\nsource: test\nparams:\n"
+                     "  lr: {type: float, low: 1.0e+3, high: 1.0e+4, log: true}\n"
+                     "fixed: {optimizer: sgd, depth: 2, width: 32, max_epochs: 20, patience: 20,"
+                     " batch_size: 32}\ndefault: {lr: 1.0e+3}\n")
+    ds = write_csv_dataset(tmp_path)
+    study = write_study(tmp_path, [ds.name], ["mlp", "naive_bayes"], trials=3,
+                        extra=f"spaces: {{mlp: {space.name}}}\n")
+    out = tmp_path / "run"
+    execute(prepare(str(study)), out)
+    trials, scores, manifest = results.load(out)
+    assert manifest["status"] == "complete"
+    assert_exact_budgets(trials, cells=2 * 2, budget=3)
+    mlp = trials[trials.learner == "mlp"]
+    assert (mlp.state == "FAIL").all() and mlp.value.isna().all()
+    assert mlp.error.str.contains(r"FloatingPointError: non-finite \w+ loss at epoch").all()
+    assert (trials[trials.learner == "naive_bayes"].state == "COMPLETE").all()
+    assert scores[scores.learner == "mlp"].error.notna().all()  # never scored, shown as failed
+
+
+# ------------------------------------------------------------------ a worker killed mid-trial
+
+def _processes() -> dict[int, tuple[int, str]]:
+    """pid -> (parent pid, command line) of every process."""
+    out = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        out[int(entry.name)] = (int(stat.rsplit(")", 1)[1].split()[1]), cmd.strip())
+    return out
+
+
+def _descendants(root: int) -> list[int]:
+    procs, found, frontier = _processes(), [], [root]
+    while frontier:
+        children = [pid for pid, (ppid, _) in procs.items() if ppid in frontier]
+        found += children
+        frontier = children
+    return found
+
+
+def _worker_running(cell_key: str) -> int | None:
+    """The pid of the Ray worker (a descendant of this test process) running ``cell_key``.
+
+    Ray titles a worker ``ray::<task name>`` while it runs a task, and a cell's task is named
+    after the cell.
+    """
+    procs = _processes()
+    return next((pid for pid in _descendants(os.getpid())
+                 if procs.get(pid, (0, ""))[1].split(" ")[0] == f"ray::{cell_key}"), None)
+
+
+def _count(db: Path, study: str) -> int:
+    try:
+        with sqlite3.connect(db) as con:
+            return con.execute("select count(*) from trials join studies using(study_id) "
+                               "where study_name = ?", (study,)).fetchone()[0]
+    except sqlite3.Error:
+        return 0
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _wait(condition, timeout: float, what: str):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.005)
+    raise TimeoutError(what)
+
+
+def test_worker_killed_mid_trial_is_retried_then_stored_as_failed(ray_local, tmp_path):
+    """SIGKILL on the worker running a cell: retried from the store up to ``retries`` times, then
+    the trial is stored as failed with the cause; the cell and the study go on to exact budgets."""
+    space = tmp_path / "rf_slow.yaml"  # about a second per trial, so a kill lands mid-trial
+    space.write_text("learner: random_forest\nsource: test\nparams:\n"
+                     "  min_samples_leaf: {type: int, low: 1, high: 3}\n"
+                     "fixed: {n_estimators: 500}\ndefault: {min_samples_leaf: 1}\n")
+    ds = write_csv_dataset(tmp_path, n=300, groups=30)
+    study = write_study(tmp_path, [ds.name], ["random_forest"], trials=4,
+                        extra=f"spaces: {{random_forest: {space.name}}}\nresources: {{retries: 1}}\n")
+    out, key = tmp_path / "run", "toy/fold0/random_forest"
+    runner = threading.Thread(target=execute, args=(prepare(str(study)), out), daemon=True)
+    runner.start()
+    killed: list[int] = []
+
+    def kill(pid: int) -> None:
+        os.kill(pid, signal.SIGKILL)
+        killed.append(pid)
+
+    # 1. the moment trial 0 is stored, trial 1 has just started: kill its worker
+    _wait(lambda: _count(out / "optuna.db", key) >= 1, 120, "trial 0 was not stored")
+    kill(_wait(lambda: _worker_running(key), 30, "no worker runs the cell"))
+    # 2. the retry resumes at trial 1 (from the store): kill it too, so trial 1 is lost twice
+    kill(_wait(lambda: (p := _worker_running(key)) not in killed and p, 60, "no retry"))
+    # 3. the cell goes on at trial 2: kill that once; its retry completes it
+    kill(_wait(lambda: (p := _worker_running(key)) not in killed and p, 60, "no second retry"))
+    runner.join(timeout=300)
+    assert not runner.is_alive(), "the run did not finish"
+    assert not any(_alive(p) for p in killed)
+
+    trials, scores, manifest = results.load(out)
+    assert manifest["status"] == "complete"
+    assert_exact_budgets(trials, cells=2, budget=4)
+    cell = trials[trials.outer_fold == 0].set_index("trial")
+    assert cell.loc[1, "state"] == "FAIL"
+    assert "failed 2 times" in cell.loc[1, "error"] and "WorkerCrashedError" in cell.loc[1, "error"]
+    assert (cell.drop(index=1).state == "COMPLETE").all()  # trial 2 was lost once, then ran
+    assert (trials[trials.outer_fold == 1].state == "COMPLETE").all()
+    assert scores.error.isna().all() and set(scores.config) == {"default", "tuned"}
+
+
+# ------------------------------------------------------------------ a worker node lost
+
+NODE_LOSS_TRIALS, NODE_LOSS_FOLDS = 10, 3
+
+
+def slow_forest_study(folder: Path, trials: int, folds: int, name: str) -> Path:
+    """One learner whose trials take a few tenths of a second: a cell is never over at once."""
+    space = folder / "rf_slow.yaml"
+    space.write_text("learner: random_forest\nsource: test\nparams:\n"
+                     "  min_samples_leaf: {type: int, low: 1, high: 3}\n"
+                     "fixed: {n_estimators: 100}\ndefault: {min_samples_leaf: 1}\n")
+    ds = write_csv_dataset(folder, n=300, groups=30)
+    return write_study(folder, [ds.name], ["random_forest"], trials=trials, folds=folds,
+                       name=name, extra=f"spaces: {{random_forest: {space.name}}}\n")
+
+
+def node_lost(cluster, facts: dict) -> None:
+    """Runs in the namespace: the worker node dies while it is in the middle of a cell."""
+    study = slow_forest_study(cluster.folder, NODE_LOSS_TRIALS, NODE_LOSS_FOLDS, "nodeloss")
+    out = cluster.folder / "run"
+    cluster.start()
+    facts["nodes"] = cluster.nodes
+    job = cluster.submit(study, out, wait=False)
+    worker = cluster.nodes["worker"]
+
+    def cell_in_progress_on_worker():
+        t = stored_trials(out / "optuna.db")
+        assert len(t) < NODE_LOSS_FOLDS * NODE_LOSS_TRIALS, "the run ended before the node loss"
+        on_worker = t[t.node_id == worker].groupby("study").size()
+        busy = on_worker[on_worker <= NODE_LOSS_TRIALS - 3]  # at least 3 trials still to run
+        return (t, busy.index[0]) if len(busy) else None
+
+    deadline = time.time() + 180
+    while not (found := cell_in_progress_on_worker()):
+        assert time.time() < deadline, "the worker node never ran a cell"
+        time.sleep(0.02)
+    # The machine goes away: its raylet and every process under it (workers, agents) at once.
+    # (Killing only the raylet is not a node loss: a running worker finishes its task first.)
+    node = [cluster.worker_raylet, *_descendants(cluster.worker_raylet)]
+    for sig in (signal.SIGSTOP, signal.SIGKILL):
+        for pid in node:
+            os.kill(pid, sig)
+    before, facts["cell"] = found
+    before.to_json(cluster.folder / "before.json")
+    cluster.say(f"killed the worker node ({len(node)} processes) during {facts['cell']}, "
+                f"{len(before)} trials stored")
+    facts["status"] = cluster.wait_job(job)
+
+
+def test_lost_worker_node_moves_its_cells_to_the_head(tmp_path):
+    facts = run_in_namespace("test_faults", "node_lost", tmp_path, timeout=300)
+    assert facts["status"] == "SUCCEEDED"
+    trials, scores, manifest = results.load(tmp_path / "run")
+    assert manifest["status"] == "complete"
+    assert_exact_budgets(trials, cells=NODE_LOSS_FOLDS, budget=NODE_LOSS_TRIALS)
+    assert scores.error.isna().all() and set(scores.config) == {"default", "tuned"}
+    head, worker = facts["nodes"]["head"], facts["nodes"]["worker"]
+    before = pd.read_json(tmp_path / "before.json")
+    after = stored_trials(tmp_path / "run" / "optuna.db")
+    new = after.merge(before[["study", "number"]], how="left", indicator=True)
+    new = new[new._merge == "left_only"]
+    assert len(before) < len(after) and (new.node_id == head).sum() >= 3
+    assert (new.node_id == worker).sum() <= 1  # at most the trial it had just sent
+    moved = after[after.study == facts["cell"]]  # the cell the node was running went on at the head
+    assert set(moved.node_id) == {head, worker} and len(moved) == NODE_LOSS_TRIALS
+
+
+# ------------------------------------------------------------------ the driver killed, job resubmitted
+
+DRIVER_TRIALS, DRIVER_FOLDS = 10, 3
+
+
+def driver_killed(cluster, facts: dict) -> None:
+    """Runs in the namespace: SIGKILL the job's driver mid-run, then submit the job again."""
+    study = slow_forest_study(cluster.folder, DRIVER_TRIALS, DRIVER_FOLDS, "resubmit")
+    out = cluster.folder / "run"
+    cluster.start()
+    job = cluster.submit(study, out, wait=False)
+    pid = cluster.driver_pid(job)
+    deadline = time.time() + 180
+    while len(stored_trials(out / "optuna.db")) < 5:
+        assert time.time() < deadline, "no trials were stored"
+        time.sleep(0.02)
+    os.kill(pid, signal.SIGKILL)
+    cluster.say(f"killed the driver (pid {pid})")
+    facts["first_status"] = cluster.wait_job(job)
+    stored_trials(out / "optuna.db").to_json(cluster.folder / "before.json")
+    done = cluster.submit(study, out)  # the same command again
+    facts["second_rc"] = done.returncode
+    facts["second_output"] = (done.stdout + done.stderr)[-3000:]
+
+
+def test_killed_driver_resubmitted_resumes_without_rerunning(tmp_path):
+    facts = run_in_namespace("test_faults", "driver_killed", tmp_path, timeout=300)
+    assert facts["first_status"] == "FAILED"
+    assert facts["second_rc"] == 0, facts["second_output"]
+    before = pd.read_json(tmp_path / "before.json")
+    after = stored_trials(tmp_path / "run" / "optuna.db")
+    assert 0 < len(before) < DRIVER_FOLDS * DRIVER_TRIALS
+    kept = before.merge(after, on=["study", "number"], suffixes=("_before", "_after"))
+    assert len(kept) == len(before)  # nothing stored was lost ...
+    assert (pd.to_datetime(kept.start_before) == pd.to_datetime(kept.start_after)).all()  # nor rerun
+    trials = pd.read_parquet(tmp_path / "run" / "trials.parquet")
+    assert_exact_budgets(trials, cells=DRIVER_FOLDS, budget=DRIVER_TRIALS)
+    assert set(trials.state) <= {"COMPLETE", "FAIL"}
+
+
+# ------------------------------------------------------------------ the store never holds a trial twice
+
+def test_store_writes_what_optuna_add_trial_writes_and_never_twice(tmp_path):
+    """The driver's batched insert stores, row for row, what ``Study.add_trial`` stores; a trial
+    sent again (e.g. by a retried task) is not stored a second time."""
+    import optuna
+
+    from benchmark.search import Cell
+    from benchmark.store import Store
+
+    cell = Cell("toy", 0, "logreg")
+    dists = {"C": optuna.distributions.FloatDistribution(1e-4, 1e4, log=True),
+             "class_weight": optuna.distributions.CategoricalDistribution([None, "balanced"])}
+
+    def event(number, state="COMPLETE"):
+        params = {"C": 10.0 ** (number - 2), "class_weight": "balanced" if number % 2 else None}
+        return {"kind": "trial", "cell": cell, "number": number, "state": state,
+                "value": 0.5 + number / 100 if state == "COMPLETE" else None, "params": params,
+                "distributions": dists, "config": {**params, "max_iter": 100},
+                "seconds": 0.1 * number, "error": None if state == "COMPLETE" else "ValueError: x",
+                "attrs": {"inner_scores": [0.5], "split_sha256": "ab"}, "node_id": "n",
+                "host": "h", "pid": 7}
+
+    events = [event(i, "FAIL" if i == 3 else "COMPLETE") for i in range(6)]
+    bulk, plain = Store(f"sqlite:///{tmp_path}/bulk.db"), Store(f"sqlite:///{tmp_path}/plain.db")
+    plain._bulk = False  # Optuna's own add_trial
+    for store in (bulk, plain):
+        store.record(events[:4], lambda c: "maximize")
+        store.record(events[2:], lambda c: "maximize")  # 2 and 3 again: skipped
+    got = {name: Store(f"sqlite:///{tmp_path}/{name}.db").study(cell, "maximize").get_trials()
+           for name in ("bulk", "plain")}
+    assert [t.number for t in got["bulk"]] == list(range(6))
+    for a, b in zip(got["bulk"], got["plain"], strict=True):
+        for field in ("number", "state", "value", "params", "distributions", "user_attrs",
+                      "system_attrs", "intermediate_values"):
+            assert getattr(a, field) == getattr(b, field), field
+        assert a.datetime_start is not None and a.datetime_complete is not None
