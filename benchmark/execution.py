@@ -17,7 +17,7 @@ import os
 import socket
 import sys
 import time
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator
 
@@ -86,12 +86,19 @@ def _cell_task(cell, data, fold, space, settings, history):
     deep = learners.get(cell.learner).FAMILY == "deep"
     with thread_limits(settings.threads, deep):
         events = run_cell(cell, data, fold, space, settings, history)
-        t = time.perf_counter()
+        t, cpu = time.perf_counter(), time.thread_time()
         for event in events:
             if event["kind"] == "outer":  # its compute (for the efficiency figures) and threads
-                event = {**event, "seconds": time.perf_counter() - t, "threads": thread_counts()}
+                event = {**event, "seconds": time.perf_counter() - t,
+                         "cpu_seconds": time.thread_time() - cpu, "threads": thread_counts()}
             yield {**event, **where}
-            t = time.perf_counter()
+            t, cpu = time.perf_counter(), time.thread_time()
+
+
+@ray.remote
+def _call_task(fn, threads: int, deep: bool, *args):
+    with thread_limits(threads, deep):
+        return fn(*args)
 
 
 @ray.remote
@@ -105,18 +112,28 @@ def probe_threads(cpus_per_trial: int, deep: bool = True) -> dict:
     return ray.get(_probe_threads.options(num_cpus=cpus_per_trial).remote(cpus_per_trial, deep))
 
 
-def _loopback_only() -> None:
+@contextmanager
+def _loopback_only():
     """Make a local Ray started from this process use 127.0.0.1 for every server it starts.
 
     Ray resolves the node address to the machine's interface address (and its servers then
     listen on all interfaces) unless clusters are disabled; that switch is read when ``ray`` is
     imported, so it is set both for this process and, through the environment, for Ray's own
-    processes started from it.
+    processes started from it. Both are restored afterwards.
     """
     import ray._private.ray_constants as constants
 
-    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
-    constants.ENABLE_RAY_CLUSTER = False
+    var, saved = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", constants.ENABLE_RAY_CLUSTER
+    saved_env = os.environ.get(var)
+    os.environ[var], constants.ENABLE_RAY_CLUSTER = "0", False
+    try:
+        yield
+    finally:
+        constants.ENABLE_RAY_CLUSTER = saved
+        if saved_env is None:
+            os.environ.pop(var, None)
+        else:
+            os.environ[var] = saved_env
 
 
 class Session:
@@ -130,6 +147,7 @@ class Session:
         self.gpus_per_deep_trial = gpus_per_deep_trial
         self._started = False
         self._gpus: bool | None = None
+        self._stack = ExitStack()
 
     def __enter__(self) -> "Session":
         if ray.is_initialized():
@@ -137,17 +155,21 @@ class Session:
         if self.address:
             ray.init(address=self.address, configure_logging=False)
         else:
-            _loopback_only()
-            # Token authentication: Ray turns it on for a new local cluster unless RAY_AUTH_MODE
-            # says otherwise (a token is made in ~/.ray/auth_token if there is none).
-            ray.init(num_cpus=self.num_cpus, include_dashboard=False, dashboard_host=LOOPBACK,
-                     _node_ip_address=LOOPBACK, log_to_driver=False, configure_logging=False)
+            with ExitStack() as stack:
+                stack.enter_context(_loopback_only())
+                # Token authentication: Ray turns it on for a new local cluster unless
+                # RAY_AUTH_MODE says otherwise (making ~/.ray/auth_token if there is none).
+                ray.init(num_cpus=self.num_cpus, include_dashboard=False,
+                         dashboard_host=LOOPBACK, _node_ip_address=LOOPBACK,
+                         log_to_driver=False, configure_logging=False)
+                self._stack = stack.pop_all()  # restored when the session ends
             self._started = True
         return self
 
     def __exit__(self, *exc) -> None:
         if self._started:
             ray.shutdown()
+            self._stack.close()
 
     @property
     def embedded(self) -> bool:
@@ -169,38 +191,62 @@ class Session:
         return _cell_task.options(num_cpus=self.cpus_per_trial, num_gpus=gpus, max_retries=0,
                                   name=job.key).remote(*job.args)
 
+    def map(self, fn: Callable, calls: list[tuple[tuple, bool]], retries: int,
+            on_lost: Callable[[int, Exception], Any]) -> list:
+        """``fn(*args)`` for every ``(args, deep)`` of ``calls``, each a Ray task sized like a
+        trial (deep ones ask for GPUs like deep trials), results in the calls' order.
+
+        ``fn`` must give the same result when run again (seeded, no side effects): Ray reruns a
+        task whose worker or node died up to ``retries`` times; after that ``on_lost(i, exc)``
+        stands in for the result of call ``i``. ObjectRefs among the args arrive as their values.
+        """
+        refs = []
+        for args, deep in calls:
+            gpus = self.gpus_per_deep_trial if deep and self.has_gpus() else 0
+            refs.append(_call_task.options(num_cpus=self.cpus_per_trial, num_gpus=gpus,
+                                           max_retries=retries).remote(
+                fn, self.cpus_per_trial, deep, *args))
+        out = []
+        for i, ref in enumerate(refs):
+            try:
+                out.append(ray.get(ref))
+            except TASK_ERRORS as exc:
+                out.append(on_lost(i, exc))
+        return out
+
+    def _window(self) -> int:
+        """How many cells to keep submitted: twice the trials the cluster can run at once, so a
+        freed CPU finds the next cell already queued in Ray, while the driver only ever waits on
+        a few tasks (a wait costs in proportion to the tasks it watches)."""
+        slots = int(ray.cluster_resources().get("CPU", 1) // max(self.cpus_per_trial, 1))
+        return 2 * max(slots, 1)
+
     def stream(self, jobs: Iterable[Job], on_crash: Callable[[Job, Exception], Job | None]
                ) -> Iterator[list[dict]]:
         """Yield the events of every job in batches, as they arrive.
 
         Jobs are submitted in order as the iterable yields them (building one may read the
-        store), and events are collected in between. A batch is everything that finished since
-        the previous one: the caller stores it in one transaction before asking for the next.
-        When a job's task fails (its worker or node died, or the code around the trials raised),
-        ``on_crash`` is called once the events that came before the failure have been yielded,
-        so it sees them in the store; it may return a new job to submit, or None to give the
-        cell up. Ray's own task retries are off: a retry must resume from the store, not from the
-        cell's first trial.
+        store), keeping ``_window()`` of them submitted. A batch is everything that finished
+        since the previous one: the caller stores it in one transaction before asking for the
+        next. When a job's task fails (its worker or node died, or the code around the trials
+        raised), ``on_crash`` is called once the events that came before the failure have been
+        yielded, so it sees them in the store; it may return a new job to submit, or None to
+        give the cell up. Ray's own task retries are off: a retry must resume from the store,
+        not from the cell's first trial.
         """
-        pending = iter(jobs)
-        running: dict = {}
-        submitting = True
+        pending, running, window = iter(jobs), {}, self._window()
         while True:
-            if submitting:
+            while pending is not None and len(running) < window:
                 job = next(pending, None)
                 if job is None:
-                    submitting = False
+                    pending = None
                 else:
                     running[self._submit(job)] = job
             if not running:
-                if submitting:
-                    continue
                 return
             gens = list(running)
             ready, _ = ray.wait(gens, num_returns=len(gens), timeout=0)
             if not ready:
-                if submitting:
-                    continue
                 ready, _ = ray.wait(gens, num_returns=1)
             batch, done, crashed = [], [], []
             for gen in ready:
@@ -225,3 +271,5 @@ class Session:
                 again = on_crash(running.pop(gen), exc)
                 if again is not None:
                     running[self._submit(again)] = again
+            if done and pending is not None:
+                window = self._window()  # nodes may have joined or left

@@ -7,6 +7,7 @@ whose outer evaluation is stored is done; any other cell continues from its stor
 from __future__ import annotations
 
 import json
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -158,7 +159,6 @@ def _manifest(plan: Plan, run_dir: Path, store_url: str) -> dict:
 
 
 def _job(plan: Plan, store: Store, cell: Cell, refs: dict, threads: int, attempt: int = 0) -> Job:
-    ds = plan.datasets[cell.dataset]
     history = store.history(cell, plan.direction(cell.dataset))
     args = (cell, refs[cell.dataset], plan.splits[cell.dataset].folds[cell.fold],
             plan.spaces[cell.learner], plan.settings(cell.dataset, threads), history)
@@ -180,9 +180,9 @@ def execute(plan: Plan, run_dir: Path, address: str | None = None, storage: str 
     done = store.done()
     todo = [c for c in plan.cells() if c.key not in done]
     res = plan.study.resources
-    if todo:
-        with Session(address, num_cpus, res.cpus_per_trial, res.gpus_per_deep_trial) as session:
-            refs = {n: session.put(d) for n, d in plan.datasets.items()}
+    with _LazySession(plan, address, num_cpus) as ray_session:
+        if todo:
+            session, refs = ray_session.get()
             todo.sort(key=lambda c: (-2.0 if learners.get(c.learner).FAMILY == "deep" else -1.0,
                                      -plan.datasets[c.dataset].X.size))
             if on_event:
@@ -208,20 +208,67 @@ def execute(plan: Plan, run_dir: Path, address: str | None = None, storage: str 
                 if on_event:
                     for event in batch:
                         on_event(event)
-    from . import results
+        from . import results
 
-    results.export(store, run_dir)
-    _run_checks(plan, run_dir, store)
+        results.export(store, run_dir)
+        _run_checks(plan, run_dir, store, ray_session.run_refits)
+    store.close()
     info.update(status="complete", finished=manifest.now())
     manifest.write(run_dir / "manifest.json", info)
     return info
 
 
-def _run_checks(plan: Plan, run_dir: Path, store: Store) -> None:
+class _LazySession:
+    """The run's Ray session, started the first time something needs it (a resumed run whose
+    cells and checks are all done never starts Ray), with the datasets put once."""
+
+    def __init__(self, plan: Plan, address: str | None, num_cpus: int | None):
+        self.plan, self.address, self.num_cpus = plan, address, num_cpus
+        self._stack = ExitStack()
+        self._open: tuple[Session, dict] | None = None
+
+    def __enter__(self) -> "_LazySession":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stack.close()
+
+    def get(self) -> tuple[Session, dict]:
+        if self._open is None:
+            res = self.plan.study.resources
+            session = self._stack.enter_context(Session(self.address, self.num_cpus,
+                                                        res.cpus_per_trial,
+                                                        res.gpus_per_deep_trial))
+            self._open = session, {n: session.put(d) for n, d in self.plan.datasets.items()}
+        return self._open
+
+    def run_refits(self, jobs: list) -> list[dict]:
+        """The checks' refit jobs as Ray tasks; each dataset travels once, through the object
+        store (never through a file: sensitive data). Deep and large jobs go first."""
+        from dataclasses import replace
+
+        from .checks import refit
+
+        if not jobs:
+            return []
+        session, refs = self.get()
+        order = sorted(range(len(jobs)),
+                       key=lambda i: (jobs[i].role != "deep", -jobs[i].data.X.size))
+        calls = [((replace(jobs[i], data=None), refs[jobs[i].dataset]), jobs[i].role == "deep")
+                 for i in order]
+        out = session.map(refit.run_on, calls, self.plan.study.resources.retries,
+                          lambda k, exc: refit.lost(jobs[order[k]], exc))
+        results = [None] * len(jobs)
+        for k, i in enumerate(order):
+            results[i] = out[k]
+        return results
+
+
+def _run_checks(plan: Plan, run_dir: Path, store: Store, run_jobs=None) -> None:
     """The checks' second phase (benchmark.checks): needs every cell's scores, writes checks.json."""
     from .checks import run_checks
 
-    run_checks(plan, run_dir, store)
+    run_checks(plan, run_dir, store, run_jobs)
 
 
 def _after_crash(plan: Plan, store: Store, job: Job, exc: Exception, refs: dict) -> Job | None:

@@ -16,7 +16,6 @@ from typing import Any, Iterator
 
 import numpy as np
 import optuna
-from sklearn.base import clone
 
 from . import learners, metrics
 from .data.dataset import Dataset

@@ -2,15 +2,16 @@
 
 Only finished trials are written, as they arrive: the driver writes whatever one round of
 waiting on Ray brought (usually one to a few trials) in one transaction, so a killed driver
-leaves a consistent store (at most that round is lost, and it reruns on resume) and a rerun
-resumes from it. The outer evaluation of a cell is kept as a study user attribute in the same
-storage. Any Optuna storage URL works; optuna-dashboard reads it.
+leaves a consistent store (at most the round in hand is lost, and it reruns on resume) and a
+rerun resumes from it. The outer evaluation of a cell is kept as a study user attribute in the
+same storage. Any Optuna storage URL works; optuna-dashboard reads it.
 
 Writing a trial through Optuna's ``Study.add_trial`` costs several milliseconds of driver CPU
-(one ORM round trip per attribute), which on a small machine is most of the executor's cost per
-trial. ``record`` therefore inserts finished trials with SQLAlchemy Core into Optuna's own
-tables, row for row what ``add_trial`` writes (tests/test_faults.py checks this), and falls back
-to ``add_trial`` if that schema is not there.
+(one ORM round trip per attribute), and a SQLite commit an fsync: on a small machine that was
+most of the executor's cost per trial. So ``record`` inserts finished trials with SQLAlchemy
+Core into Optuna's own tables, row for row what ``add_trial`` writes (tests/test_faults.py checks
+this; it falls back to ``add_trial`` if that schema is not there), and a SQLite store on a local
+disk runs in write-ahead-log mode while the run lasts (``_use_wal``).
 """
 from __future__ import annotations
 
@@ -42,6 +43,27 @@ def _trial_attrs(event: dict) -> dict:
             **event["attrs"]}
 
 
+LOCAL_FILESYSTEMS = {"ext2", "ext3", "ext4", "xfs", "btrfs", "zfs", "f2fs", "tmpfs", "overlay"}
+
+
+def _local_sqlite_file(url: str) -> Path | None:
+    """The database file of a SQLite URL on a local (Linux) filesystem, else None.
+
+    SQLite's write-ahead log needs shared memory, which network filesystems (NFS, SMB, ...) do
+    not provide reliably, so it is used only where the filesystem is known to be local.
+    """
+    if not url.startswith("sqlite:///") or url.endswith(":memory:"):
+        return None
+    path = Path(url[len("sqlite:///"):]).resolve()
+    try:
+        mounts = [line.split()[1:3] for line in Path("/proc/mounts").read_text().splitlines()]
+    except OSError:
+        return None
+    best = max((m for m in mounts if path.is_relative_to(m[0])), key=lambda m: len(m[0]),
+               default=None)
+    return path if best and best[1] in LOCAL_FILESYSTEMS else None
+
+
 class Store:
     def __init__(self, url: str):
         self.url = url
@@ -49,6 +71,45 @@ class Store:
         self.storage = optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
         self._studies: dict[str, optuna.Study] = {}
         self._bulk = _models is not None
+        self._held: dict[int, int] = {}  # study id -> trials stored (for _insert)
+        self._wal = _local_sqlite_file(url) is not None
+        if self._wal:
+            self._use_wal()
+
+    def _use_wal(self) -> None:
+        """Write-ahead log, synced at checkpoints rather than at every commit.
+
+        A killed driver loses nothing that was committed (the log is in the operating system's
+        hands); a power cut can lose the last commits but never corrupts the store, and what is
+        lost simply runs again on resume. A commit then costs a write instead of an fsync, which
+        on slow disks is most of the cost of storing a trial.
+        """
+        from sqlalchemy import event
+
+        @event.listens_for(self.storage.engine, "connect")
+        def _pragmas(dbapi_connection, _record):
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        self.storage.engine.dispose()  # connections opened from now on get the pragmas
+
+    def close(self) -> None:
+        """Back to a single-file database (no -wal/-shm files), so the run folder can be copied
+        or opened read-only elsewhere. A store that is never closed (a killed driver) is
+        recovered by SQLite the next time it is opened."""
+        self.storage.engine.dispose()  # the pooled connections: the switch needs the only one
+        if self._wal:
+            from sqlalchemy import text
+            from sqlalchemy.exc import OperationalError
+
+            try:
+                with self.storage.engine.connect() as con:
+                    con.execute(text("PRAGMA journal_mode=DELETE"))
+            except OperationalError as exc:  # still open elsewhere (a reader): stays WAL, fine
+                log.info("optuna.db stays in WAL mode: %s", exc)
+            self.storage.engine.dispose()
 
     def study(self, cell: Cell, direction: str) -> optuna.Study:
         if cell.key not in self._studies:
@@ -129,44 +190,59 @@ class Store:
                 state=TrialState[e["state"]], value=e["value"], params=e["params"],
                 distributions=e["distributions"], user_attrs=_trial_attrs(e)))
 
-    def _insert(self, events: list[dict], study_ids: dict[str, int]) -> None:
-        """The rows ``Study.add_trial`` would write, for many trials, in one transaction."""
-        from sqlalchemy import func, insert, select
+    def _statements(self) -> dict:
+        """Optuna's tables and the statements ``_insert`` runs, built once (SQLAlchemy then
+        reuses their compiled form)."""
+        if not hasattr(self, "_stmts"):
+            from sqlalchemy import bindparam, func, insert, select
 
-        m = _models
-        trials, params = m.TrialModel.__table__, m.TrialParamModel.__table__
-        values, attrs = m.TrialValueModel.__table__, m.TrialUserAttributeModel.__table__
+            m = _models
+            trials = m.TrialModel.__table__
+            self._stmts = {
+                "count": select(trials.c.study_id, func.count()).where(
+                    trials.c.study_id == bindparam("sid")).group_by(trials.c.study_id),
+                "trial": insert(trials),
+                "trials": insert(trials).returning(trials.c.trial_id, sort_by_parameter_order=True),
+                "values": insert(m.TrialValueModel.__table__),
+                "params": insert(m.TrialParamModel.__table__),
+                "attrs": insert(m.TrialUserAttributeModel.__table__),
+            }
+        return self._stmts
+
+    def _insert(self, events: list[dict], study_ids: dict[str, int]) -> None:
+        """The rows ``Study.add_trial`` would write, for many trials, in one transaction.
+
+        Trial numbers continue from what each study holds, counted once per study and then kept
+        here (this driver is the only writer of its run); an event whose number is already
+        taken was stored before and is skipped.
+        """
+        st, to_stored = self._statements(), _models.TrialValueModel.value_to_stored_repr
+        held = self._held
         with self.storage.engine.begin() as con:
-            # Trial numbers continue from what each study holds (as Optuna counts them); an
-            # event whose number is already taken was stored before and is skipped.
-            sids = sorted(set(study_ids.values()))
-            held = dict(con.execute(select(trials.c.study_id, func.count())
-                                    .where(trials.c.study_id.in_(sids))
-                                    .group_by(trials.c.study_id)).all())
+            for sid in set(study_ids.values()) - held.keys():
+                row = con.execute(st["count"], {"sid": sid}).first()
+                held[sid] = row[1] if row else 0
             now = datetime.now(timezone.utc).replace(tzinfo=None)  # naive UTC, as Optuna
-            new, rows_t = [], []
+            new, rows_t, numbers = [], [], dict(held)
             for e in events:
                 sid = study_ids[e["cell"].key]
-                number = held.get(sid, 0)
+                number = numbers[sid]
                 if e.get("number") is not None and e["number"] < number:
                     continue
-                held[sid] = number + 1
+                numbers[sid] = number + 1
                 new.append(e)
                 rows_t.append({"number": number, "study_id": sid, "state": TrialState[e["state"]],
                                "datetime_start": now, "datetime_complete": now})
             if not new:
                 return
             if len(rows_t) > 1 and con.dialect.insert_executemany_returning_sort_by_parameter_order:
-                ids = con.execute(insert(trials).returning(trials.c.trial_id,
-                                                           sort_by_parameter_order=True),
-                                  rows_t).scalars().all()
+                ids = con.execute(st["trials"], rows_t).scalars().all()
             else:  # one statement per trial (e.g. MySQL)
-                ids = [con.execute(insert(trials).values(**r)).inserted_primary_key[0]
-                       for r in rows_t]
+                ids = [con.execute(st["trial"], r).inserted_primary_key[0] for r in rows_t]
             rows_p, rows_v, rows_a = [], [], []
             for tid, e in zip(ids, new):
                 if e["state"] == "COMPLETE" and e["value"] is not None:
-                    value, kind = m.TrialValueModel.value_to_stored_repr(e["value"])
+                    value, kind = to_stored(e["value"])
                     rows_v.append({"trial_id": tid, "objective": 0, "value": value,
                                    "value_type": kind})
                 for name, value in e["params"].items():
@@ -176,12 +252,13 @@ class Store:
                                    "distribution_json": optuna.distributions.distribution_to_json(dist)})
                 for key, value in _trial_attrs(e).items():
                     rows_a.append({"trial_id": tid, "key": key, "value_json": json.dumps(value)})
-            for table, rows in ((values, rows_v), (params, rows_p), (attrs, rows_a)):
+            for key, rows in (("values", rows_v), ("params", rows_p), ("attrs", rows_a)):
                 if rows:
-                    con.execute(insert(table), rows)
+                    con.execute(st[key], rows)
+        held.update(numbers)  # only once the transaction is committed
 
     def record_outer(self, event: dict, direction: str) -> None:
-        extra = {k: event[k] for k in ("seconds", "threads") if k in event}
+        extra = {k: event[k] for k in ("seconds", "cpu_seconds", "threads") if k in event}
         self.study(event["cell"], direction).set_user_attr(
             "outer", {**event["results"], "node_id": event.get("node_id"), **extra})
 

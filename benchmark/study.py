@@ -13,7 +13,7 @@ from pydantic import Field
 
 from . import learners, paths
 from .errors import ConfigError, Problem
-from .specs import DatasetSpec, Spec, parse, read_yaml
+from .specs import Spec, parse, read_yaml
 
 
 class Budget(Spec):

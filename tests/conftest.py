@@ -1,7 +1,7 @@
 """Shared fixtures: a tiny study through real Ray, small user files, a loopback-only Ray."""
 from __future__ import annotations
 
-import os
+from pathlib import Path
 
 import pytest
 from helpers import write_csv_dataset, write_study
@@ -15,11 +15,11 @@ def tiny_study(tmp_path) -> Path:
 
 @pytest.fixture(scope="session")
 def ray_local():
-    """One embedded Ray for the in-process tests, loopback only, stopped at the end."""
-    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    """One embedded Ray for the in-process tests, started as a run starts it (loopback only,
+    token authentication on), stopped at the end. Sessions opened inside it join it."""
     import ray
 
-    ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1",
-             log_to_driver=False, configure_logging=False)
-    yield ray
-    ray.shutdown()
+    from benchmark.execution import Session
+
+    with Session(num_cpus=2):
+        yield ray

@@ -11,8 +11,7 @@ import pytest
 import yaml
 
 from benchmark import data as data_layer
-from benchmark import metrics
-from benchmark.checks import batch, controls, failures, importance, leakage, phase, sensitive
+from benchmark.checks import controls, failures, importance, leakage, phase, sensitive
 from benchmark.checks.findings import flagged
 from benchmark.search import _predict, fit
 from benchmark.splits import make_plan
@@ -356,15 +355,20 @@ def test_sensitive_run_leaves_no_rows_models_or_predictions(ray_local, tmp_path)
     assert "support vectors" in html
 
 
-def test_worker_processes_give_the_drivers_results(checked_run):
-    """Refits in worker processes and in the driver agree: each job is seeded on its own."""
-    from benchmark.checks import phase, refit, workers
+def test_refits_on_ray_give_the_drivers_results(checked_run):
+    """Refits as Ray tasks (as a run does them) and in the driver agree: each job is seeded on its
+    own, whichever process runs it."""
+    from benchmark.checks import phase, refit
+    from benchmark.runner import _LazySession
     from benchmark.store import Store, default_url
 
     plan, out, _ = checked_run
     best = refit.best_learners(pd.read_parquet(out / "scores.parquet"), "clean", "auroc")
     jobs = phase._jobs(plan, "clean", best, refit.tuned_configs(Store(default_url(out))))
-    apart, here = workers.run_all(jobs, max_workers=2), workers.run_all(jobs, max_workers=1)
+    assert {j.role for j in jobs} == {"classical", "deep"}
+    with _LazySession(plan, None, None) as session:
+        apart = session.run_refits(jobs)
+    here = phase._run_here(jobs)
     for a, b in zip(apart, here):
         assert a["error"] is None and (a["learner"], a["fold"]) == (b["learner"], b["fold"])
         np.testing.assert_allclose(a["pred"], b["pred"], atol=1e-9)

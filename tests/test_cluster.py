@@ -178,16 +178,17 @@ class Cluster:
         raise TimeoutError(f"{n} nodes did not come up")
 
     def submit(self, study: Path, out: Path, *extra: str, wait: bool = True,
-               timeout: float = 240) -> subprocess.CompletedProcess | str:
+               timeout: float = 240, report: bool = False) -> subprocess.CompletedProcess | str:
         """``ray job submit`` of ``python -m benchmark run STUDY --out OUT``, as a user would.
 
         With ``wait`` the CLI follows the job's logs to its end; otherwise the job id is returned.
+        Without ``report`` the job skips writing index.html (the fault scenarios do not need it).
         """
         runtime_env = json.dumps({"working_dir": str(ROOT), "excludes": EXCLUDES})
         args = [BIN / "ray", "job", "submit", "--address", f"http://127.0.0.1:{DASHBOARD_PORT}",
                 "--runtime-env-json", runtime_env, *([] if wait else ["--no-wait"]), "--",
-                sys.executable, "-m", "benchmark", "run", study, "--out", out, "--no-report",
-                *extra]
+                sys.executable, "-m", "benchmark", "run", study, "--out", out,
+                *([] if report else ["--no-report"]), *extra]
         done = self.sh(*args, check=False, timeout=timeout)
         if wait:
             return done
@@ -270,7 +271,7 @@ def job_on_two_nodes(cluster: Cluster, facts: dict) -> None:
     study = tiny_study(cluster.folder)
     cluster.start()
     facts["nodes"] = cluster.nodes
-    done = cluster.submit(study, cluster.folder / "cluster_run")
+    done = cluster.submit(study, cluster.folder / "cluster_run", report=True)
     facts["submit_rc"] = done.returncode
     facts["submit_output"] = (done.stdout + done.stderr)[-3000:]
 
@@ -304,6 +305,25 @@ def test_cluster_run_scores_equal_a_local_run(cluster_run, ray_local, tmp_path):
     mine = pd.read_parquet(local / "trials.parquet")
     keys = ["dataset", "outer_fold", "learner", "trial", "state", "params", "value"]
     pd.testing.assert_frame_equal(mine[keys], cluster[keys])  # the same trials, trial for trial
+    assert (folder / "cluster_run" / "index.html").exists()
+    assert report_content(folder / "cluster_run") == report_content(local)  # the same report
+    for table in ("predictions.parquet", "controls.parquet", "importance.parquet"):
+        pd.testing.assert_frame_equal(pd.read_parquet(local / table),
+                                      pd.read_parquet(folder / "cluster_run" / table))
+
+
+def report_content(run_dir: Path) -> dict:
+    """What the report says, without timings and hardware: verdicts, tuning gains, the
+    counterfactual, and every check's findings (their refits ran as Ray tasks on both nodes)."""
+    from benchmark.report import analyse, context, load_run
+
+    a = analyse(load_run(run_dir))
+    checks = json.loads((run_dir / "checks.json").read_text())
+    assert checks.get("enabled") and "error" not in checks, checks.get("error")
+    return {"verdicts": context.verdict_cards(a), "tuning": context.tuning_rows(a),
+            "counterfactual": context.counterfactual_rows(a),
+            "findings": {d: e["findings"] for d, e in checks["datasets"].items()},
+            "best": {d: e.get("best") for d, e in checks["datasets"].items()}}
 
 
 # ------------------------------------------------------------------ the embedded default is private

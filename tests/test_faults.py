@@ -12,13 +12,12 @@ import time
 from pathlib import Path
 
 import pandas as pd
-import pytest
 
 from benchmark import results
 from benchmark.runner import execute, prepare
 
 from helpers import write_csv_dataset, write_study
-from test_cluster import assert_exact_budgets, run_in_namespace, stored_trials, tiny_study
+from test_cluster import assert_exact_budgets, run_in_namespace, stored_trials
 
 
 # ------------------------------------------------------------------ a trial that raises
@@ -45,6 +44,31 @@ def test_diverging_network_is_a_failed_trial_with_its_error(ray_local, tmp_path)
 
 
 # ------------------------------------------------------------------ a worker killed mid-trial
+
+def test_check_refit_whose_worker_dies_is_rerun_then_reported(ray_local, tmp_path):
+    """The checks' refits run as Ray tasks: a killed worker's job runs again; one that keeps
+    dying gets ``on_lost``'s result and the others still come back, in order."""
+    from benchmark.execution import Session
+
+    def work(marker: str | None) -> str:  # local, so Ray ships it by value
+        import os
+        import signal
+        from pathlib import Path
+
+        if marker is None or not Path(marker).exists():  # SIGKILL: every time, or the first
+            if marker is not None:
+                Path(marker).touch()
+            os.kill(os.getpid(), signal.SIGKILL)
+        return f"ran in {os.getpid()}"
+
+    calls = [((str(tmp_path / "a"),), False), ((None,), False), ((str(tmp_path / "b"),), True)]
+    with Session() as session:
+        out = session.map(work, calls, retries=1,
+                          on_lost=lambda i, exc: ("lost", i, type(exc).__name__))
+    assert str(out[0]).startswith("ran in") and str(out[2]).startswith("ran in"), out
+    assert out[1] == ("lost", 1, "WorkerCrashedError"), out
+    assert (tmp_path / "a").exists() and (tmp_path / "b").exists()
+
 
 def _processes() -> dict[int, tuple[int, str]]:
     """pid -> (parent pid, command line) of every process."""

@@ -4,7 +4,7 @@ A benchmark can be fair and still fool its reader: the model learned the batch, 
 leaked, the score holds on shuffled labels, a subgroup fails, a model gives patients away. Every
 run checks for these:
 
-- ``controls``  shuffled-label refits of each cell's tuned configuration (Tip 7), in the workers;
+- ``controls``  shuffled-label refits of each cell's tuned configuration (Tip 7), inside the cells;
 - ``leakage``   duplicates across train/test, shared groups, label proxies, informative
                 missingness (Tips 4, 7), from the data and split plan alone;
 - ``batch``     features that predict the batch, batch-label confounding, grouped vs random
@@ -22,7 +22,7 @@ The package is imported inside Ray workers (``controls``), so this file imports 
 from __future__ import annotations
 
 
-def run_checks(plan, run_dir, store) -> dict:
+def run_checks(plan, run_dir, store, run_jobs=None) -> dict:
     """See :func:`benchmark.checks.phase.run_checks`. A check that breaks must not lose the run:
     its error is written to ``checks.json`` (and shown in the report) instead of raised."""
     import json
@@ -33,7 +33,7 @@ def run_checks(plan, run_dir, store) -> dict:
     from .phase import CHECKS_FILE, run_checks as run
 
     try:
-        return run(plan, run_dir, store)
+        return run(plan, run_dir, store, run_jobs)
     except Exception as exc:  # noqa: BLE001 - reported, never silently dropped
         logging.getLogger(__name__).warning("checks failed: %s", exc)
         out = {"enabled": False, "error": f"{type(exc).__name__}: {exc}",

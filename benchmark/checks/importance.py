@@ -89,8 +89,9 @@ def frame(rows: list[dict]) -> pd.DataFrame:
 
 def agreement(imp: pd.DataFrame, top: int = 10) -> dict | None:
     """Spearman correlation of the two models' mean importances over the features both scored,
-    and the overlap of their top ``top`` features. None when they read different views."""
-    if imp["role"].nunique() < 2 or imp["view"].nunique() > 1:
+    and the overlap of their top ``top`` features. None when they share fewer than three
+    features (e.g. k-mer counts vs one-hot sequence positions)."""
+    if imp["role"].nunique() < 2:
         return None
     mean = imp.groupby(["role", "feature"])["importance"].mean().unstack("role").dropna()
     if len(mean) < 3:

@@ -3,8 +3,8 @@ results into the run folder, so ``python -m benchmark report DIR`` never refits.
 
 Data checks (leakage, batch, size, metric) need only the data and the split plan and run in the
 driver. Refit checks (importance, failures, random-split gap, learning curve) need the best
-learners and run as one job per (dataset, model, outer fold), side by side in worker processes
-(``workers``). A run that finished before keeps its checks unless its scores or its check
+learners and run as one job per (dataset, model, outer fold): as Ray tasks, sized like trials,
+when the runner hands over its session (``run_jobs``), else one after another here. A run that finished before keeps its checks unless its scores or its check
 settings changed.
 """
 from __future__ import annotations
@@ -13,11 +13,12 @@ import hashlib
 import json
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pandas as pd
 
-from . import batch, controls, failures, importance, leakage, refit, sensitive, size, workers
+from . import batch, controls, failures, importance, leakage, refit, sensitive, size
 from .findings import finding
 
 CHECKS_FILE = "checks.json"
@@ -26,8 +27,11 @@ TABLES = {"importance": "importance.parquet", "subgroups": "subgroups.parquet",
 VERSION = 1
 
 
-def run_checks(plan, run_dir: Path, store) -> dict:
-    """Run every check of the study's ``checks:`` settings; write and return ``checks.json``."""
+def run_checks(plan, run_dir: Path, store, run_jobs: Callable | None = None) -> dict:
+    """Run every check of the study's ``checks:`` settings; write and return ``checks.json``.
+
+    ``run_jobs(jobs)`` returns ``refit.run`` of each job, in order (the runner runs them on
+    Ray); by default they run one after another in this process."""
     run_dir, cfg = Path(run_dir), plan.study.checks
     scores = pd.read_parquet(run_dir / "scores.parquet")
     key = _key(cfg.model_dump(), scores)
@@ -42,7 +46,7 @@ def run_checks(plan, run_dir: Path, store) -> dict:
                            for n, d in plan.datasets.items()}
         out["seconds_data"] = time.perf_counter() - t0
         _add_controls(out, plan, run_dir, scores, cfg.control_tolerance)
-        tables = _refit_checks(out, plan, store, scores)
+        tables = _refit_checks(out, plan, store, scores, run_jobs or _run_here)
         _write_tables(run_dir, tables)
         out["sensitive"] = sensitive.notice(
             [n for n, d in plan.datasets.items() if d.sensitive], plan.study.learners)
@@ -110,11 +114,17 @@ def _jobs(plan, name: str, best: dict, configs: dict) -> list[refit.FoldJob]:
             if config is not None:
                 jobs.append(refit.FoldJob(name, role, learner, k, fold, data, config,
                                           plan.metrics[name], plan.study.seed, cfg,
-                                          data.groups is not None))
+                                          data.groups is not None,
+                                          plan.study.resources.cpus_per_trial))
     return jobs
 
 
-def _refit_checks(out: dict, plan, store, scores) -> dict:
+def _run_here(jobs: list[refit.FoldJob]) -> list[dict]:
+    with refit.one_thread():
+        return [refit.run(job) for job in jobs]
+
+
+def _refit_checks(out: dict, plan, store, scores, run_jobs: Callable) -> dict:
     """Run the refit jobs of every dataset, then fold their results into ``out``."""
     configs, jobs, best = refit.tuned_configs(store), [], {}
     for name in plan.datasets:
@@ -122,7 +132,7 @@ def _refit_checks(out: dict, plan, store, scores) -> dict:
         out["datasets"][name]["best"] = best[name]
         jobs += _jobs(plan, name, best[name], configs)
     t0 = time.perf_counter()
-    results = workers.run_all(jobs)
+    results = run_jobs(jobs)
     out["seconds_refits"] = time.perf_counter() - t0  # wall time; jobs' own time below
     out["seconds_refit_jobs"] = float(sum(r["seconds"] for r in results))
     tables = {k: [] for k in TABLES}

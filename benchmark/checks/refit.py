@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -35,6 +35,7 @@ class FoldJob:
     seed: int  # the study seed
     settings: dict  # study.checks as a dict
     grouped: bool
+    threads: int = 1  # the study's cpus_per_trial, as the cell's own refit used
 
     @property
     def cell_seed(self) -> int:
@@ -82,7 +83,8 @@ def _fit_predict(job: FoldJob, train: np.ndarray, test: np.ndarray):
 
     module = learners.get(job.learner)
     X = job.data.views[module.VIEWS[job.data.modality]]
-    model = fit(module, job.config, job.data, train, derive_seed(job.cell_seed, "outer"), 1)
+    model = fit(module, job.config, job.data, train, derive_seed(job.cell_seed, "outer"),
+                job.threads)
     predict = lambda Xt: _predict(model, Xt, job.data.task, job.data.n_classes)  # noqa: E731
     return predict, X, predict(X[test])
 
@@ -112,6 +114,19 @@ def run(job: FoldJob) -> dict:
     return out
 
 
+def run_on(job: FoldJob, data) -> dict:
+    """``run`` for a job sent without its dataset (which travels once, on its own)."""
+    return run(replace(job, data=data))
+
+
+def lost(job: FoldJob, exc: Exception) -> dict:
+    """What ``run`` returns for a job whose process kept dying."""
+    return {"dataset": job.dataset, "role": job.role, "learner": job.learner,
+            "fold": job.fold_index, "rows": job.fold.test, "pred": None, "importance": [],
+            "random": None, "curve": [], "seconds": 0.0,
+            "error": f"the process running it died: {type(exc).__name__}: {str(exc)[:500]}"}
+
+
 def _importance(job: FoldJob, predict, X: np.ndarray) -> list[dict]:
     d, fold, s = job.data, job.fold, job.settings
     cols = importance.candidates(X[fold.train], d.y[fold.train], d.task, d.n_classes,
@@ -128,8 +143,13 @@ def _importance(job: FoldJob, predict, X: np.ndarray) -> list[dict]:
 
 
 def _names(data, view: str, shape: tuple):
+    """Feature names; an image's pixels take the names of the flat pixels classical learners see
+    (the same values in the same order), so the two models' importances can be matched."""
+    same = int(np.prod(shape)) == len(data.feature_names) and data.modality == "image"
+    if view == "tabular" or same:
+        return lambda j: data.feature_names[j]
     if len(shape) == 1:
-        return lambda j: data.feature_names[j] if view == "tabular" else f"{view}[{j}]"
+        return lambda j: f"{view}[{j}]"
     return lambda j: f"{view}[{','.join(str(int(i)) for i in np.unravel_index(j, shape))}]"
 
 

@@ -165,7 +165,8 @@ def _drivers(dataset: str, i: int, entry: dict) -> dict:
                 f"Spearman ρ = {rho}; {agree['overlap']} of their top {agree['top']} features are "
                 "shared" + (f" ({', '.join(agree['shared'])})." if agree["shared"] else "."))
     elif len(top) == 2:
-        text = "The two models read different views of the data, so their features cannot be matched."
+        text = ("The two models read different features (e.g. k-mer counts and one-hot sequence "
+                "positions), so their importances cannot be matched.")
     else:
         text = "Importance needs a best classical and a best deep model."
     fig = None
