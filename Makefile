@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 STUDY  ?= quick
 
-.PHONY: benchmark test test-all venv browser clean bench-report bench-nn bench-fit
+.PHONY: benchmark test test-all venv browser clean bench-report bench-nn bench-fit bench-orchestration
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ bench-nn: $(STAMP)
 
 bench-fit: $(STAMP)
 	$(PY) scripts/bench_fit.py
+
+bench-orchestration: $(STAMP)
+	$(PY) -m pip install --quiet -e ".[bench]"
+	$(PY) scripts/bench_orchestration.py
 
 bench-report: $(STAMP)
 	$(PY) scripts/bench_report.py reports/$(STUDY)

@@ -26,7 +26,8 @@ Prints figures, asserts nothing (they depend on the machine, and on what else ru
       already up; the final parquet export is printed separately);
     - Optuna: ``study.optimize(objective, n_trials, n_jobs=CORES)`` per cell, in-memory storage
       (threads in one process: they also wait for each other's GIL inside the timed objective,
-      which flatters the wall figure);
+      which flatters the wall figure); and the same with a SQLite storage, as ours keeps every
+      trial (Optuna's RDB storage: several round trips per trial), on ``--sqlite-cells`` cells;
     - Ray Tune: ``Tuner`` with ``OptunaSearch`` (same sampler settings), one trial per core at a
       time, per cell, at its fastest settings for many short trials (``reuse_actors=True``, no
       result loggers; with its defaults it took over 2 s per trial here). It still costs a tenth
@@ -43,7 +44,7 @@ Prints figures, asserts nothing (they depend on the machine, and on what else ru
     by the code that runs a cell, against ``resources.cpus_per_trial``.
 
     python scripts/bench_orchestration.py [--datasets 20 --folds 10 --trials 50]
-        [--tune-cells 4] [--skip ours,optuna,tune,threads,quick]
+        [--tune-cells 4] [--sqlite-cells 20] [--skip ours,optuna,optuna-sqlite,tune,threads,quick]
 """
 from __future__ import annotations
 
@@ -230,16 +231,22 @@ def _suggest(trial, name, dist):
     return trial.suggest_categorical(name, dist.choices)
 
 
-def optuna_threads(plan, cores: int, n_cells: int | None) -> Run:
+def optuna_threads(plan, cores: int, n_cells: int | None, sqlite: bool = False) -> Run:
+    """Optuna's own ``n_jobs`` threads, per cell; in memory, or (``sqlite``) with every trial in
+    a SQLite file as ours keeps them (a new file per run, Optuna's default RDB settings)."""
     import optuna
     from threadpoolctl import threadpool_limits
 
     module = learners.get(LEARNER)
-    spent, n = [], 0
+    spent, n, cells = [], 0, 0
+    storage = (optuna.storages.RDBStorage(
+        f"sqlite:///{tempfile.mkdtemp(prefix='bench_optuna_')}/optuna.db") if sqlite else None)
     with threadpool_limits(limits=1), Meter(tree=False) as m:
         for cell, data, fold, space, settings, seed in list(_cells(plan))[:n_cells]:
-            study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(
-                seed=seed, n_startup_trials=settings.n_startup_trials))
+            study = optuna.create_study(
+                direction="maximize", storage=storage, study_name=cell.key,
+                sampler=optuna.samplers.TPESampler(seed=seed,
+                                                   n_startup_trials=settings.n_startup_trials))
             study.enqueue_trial(space.default_params())
 
             def objective(trial, data=data, fold=fold, space=space, settings=settings, seed=seed):
@@ -252,9 +259,10 @@ def optuna_threads(plan, cores: int, n_cells: int | None) -> Run:
                     spent.append(time.perf_counter() - t)
 
             study.optimize(objective, n_trials=settings.trials, n_jobs=cores)
-            n += len(study.trials)
+            n, cells = n + len(study.trials), cells + 1
         wall, cpu = m.stop()
-    return Run(f"Optuna optimize(n_jobs={cores})", n, wall, sum(spent), cpu)
+    where = f"SQLite, {cells} cells" if sqlite else "in memory"
+    return Run(f"Optuna n_jobs={cores} ({where})", n, wall, sum(spent), cpu)
 
 
 def ray_tune(plan, cores: int, n_cells: int) -> Run:
@@ -354,8 +362,10 @@ def main() -> int:
     ap.add_argument("--trials", type=int, default=50)
     ap.add_argument("--tune-cells", type=int, default=4)
     ap.add_argument("--optuna-cells", type=int, default=None, help="default: all cells")
+    ap.add_argument("--sqlite-cells", type=int, default=20,
+                    help="cells for Optuna n_jobs with SQLite storage (slower per trial)")
     ap.add_argument("--cores", type=int, default=os.cpu_count())
-    ap.add_argument("--skip", default="", help="comma list of: ours, optuna, tune, threads, quick")
+    ap.add_argument("--skip", default="", help="comma list of: ours, optuna, optuna-sqlite, tune, threads, quick")
     args = ap.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     cores = args.cores
@@ -372,11 +382,13 @@ def main() -> int:
             runs["ours"] = ours(plan)
         if "optuna" not in skip:
             runs["optuna"] = optuna_threads(plan, cores, args.optuna_cells)
+        if "optuna-sqlite" not in skip:
+            runs["optuna-sqlite"] = optuna_threads(plan, cores, args.sqlite_cells, sqlite=True)
         if "tune" not in skip:
             runs["tune"] = ray_tune(plan, cores, args.tune_cells)
         figures = {k: report(r, cores, objective_cpu) for k, r in runs.items()}
         if "ours" in figures:
-            for name in ("optuna", "tune"):
+            for name in ("optuna", "optuna-sqlite", "tune"):
                 if name in figures:
                     w, c = (figures[name][i] / figures["ours"][i] for i in (0, 1))
                     print(f"  {name} / ours, overhead per trial: wall {w:.1f}x, CPU {c:.1f}x")

@@ -43,6 +43,47 @@ def test_diverging_network_is_a_failed_trial_with_its_error(ray_local, tmp_path)
     assert scores[scores.learner == "mlp"].error.notna().all()  # never scored, shown as failed
 
 
+def test_out_of_memory_and_estimator_errors_are_failed_trials_shown_in_the_report(ray_local,
+                                                                                 tmp_path):
+    """Real faults, no mock: an MLP whose second layer would need 2**48 bytes (more than any
+    address space, so the allocation fails at once whatever the machine) and a logistic
+    regression given a solver scikit-learn refuses. Both learners' trials are stored as failed
+    with their errors and count toward the budget; the other learner goes on; the report's
+    budget table shows the failures and their errors."""
+    from benchmark.report import build_report
+    from benchmark.report.tables import budget_table
+
+    (tmp_path / "mlp_huge.yaml").write_text(
+        "learner: mlp\nsource: test\nparams:\n"
+        "  lr: {type: float, low: 1.0e-3, high: 1.0e-2, log: true}\n"
+        f"fixed: {{depth: 2, width: {2 ** 23}, max_epochs: 2, patience: 2, batch_size: 32}}\n"
+        "default: {lr: 1.0e-3}\n")
+    (tmp_path / "logreg_bad.yaml").write_text(
+        "learner: logreg\nsource: test\nparams:\n"
+        "  C: {type: float, low: 1.0e-2, high: 1.0e+2, log: true}\n"
+        "fixed: {solver: no_such_solver}\ndefault: {C: 1.0}\n")
+    ds = write_csv_dataset(tmp_path)
+    study = write_study(tmp_path, [ds.name], ["mlp", "logreg", "naive_bayes"], trials=3,
+                        extra="spaces: {mlp: mlp_huge.yaml, logreg: logreg_bad.yaml}\n")
+    out = tmp_path / "run"
+    execute(prepare(str(study)), out)
+    trials, scores, manifest = results.load(out)
+    assert manifest["status"] == "complete"
+    assert_exact_budgets(trials, cells=3 * 2, budget=3)
+    mlp, logreg = (trials[trials.learner == name] for name in ("mlp", "logreg"))
+    assert (mlp.state == "FAIL").all() and (logreg.state == "FAIL").all()
+    assert mlp.error.str.contains("can't allocate memory|out of memory", case=False).all(), \
+        mlp.error.iloc[0]
+    assert logreg.error.str.contains("solver").all() and logreg.error.str.contains(
+        "no_such_solver").all(), logreg.error.iloc[0]
+    assert (trials[trials.learner == "naive_bayes"].state == "COMPLETE").all()
+    assert scores[scores.learner.isin(["mlp", "logreg"])].value.isna().all()  # never scored
+    budget = budget_table(trials).set_index("learner")
+    assert budget.loc["mlp", "failed"] == budget.loc["logreg", "failed"] == 6
+    html = build_report(out).read_text()
+    assert "no_such_solver" in html and "allocate" in html
+
+
 # ------------------------------------------------------------------ a worker killed mid-trial
 
 def test_check_refit_whose_worker_dies_is_rerun_then_reported(ray_local, tmp_path):
