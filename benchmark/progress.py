@@ -29,6 +29,9 @@ class RunProgress:
         if event["kind"] == "start":
             self._progress.update(self._task, total=event["remaining"])
             return
+        if event["kind"] == "checks":  # the cells are done; the checks' refits follow
+            self._progress.update(self._task, description=f"{self.plan.study.name}: checks")
+            return
         failed = self._progress.tasks[0].fields["failed"] + (event.get("state") == "FAIL")
         self._progress.update(self._task, advance=1, failed=failed,
                               description=f"{self.plan.study.name}: {event['cell'].key}")

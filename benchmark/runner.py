@@ -211,6 +211,8 @@ def execute(plan: Plan, run_dir: Path, address: str | None = None, storage: str 
         from . import results
 
         results.export(store, run_dir)
+        if on_event:
+            on_event({"kind": "checks"})
         _run_checks(plan, run_dir, store, ray_session.run_refits)
     store.close()
     info.update(status="complete", finished=manifest.now())

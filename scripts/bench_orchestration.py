@@ -321,7 +321,7 @@ def parallel_efficiency(cores: int) -> None:
     last = {}
 
     def on_event(event):
-        if event["kind"] != "start":
+        if event["kind"] in ("trial", "outer"):
             last["t"] = time.perf_counter()
 
     t0 = time.perf_counter()
