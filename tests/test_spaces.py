@@ -68,3 +68,17 @@ def test_defaults_outside_the_range_stay_out_of_the_sampler(tmp_path):
     assert space.default_params() == {"w": None}
     assert space.default_config() == {"max_iter": 50, "C": 1000.0, "w": None}
     assert isinstance(space.distributions()["C"], optuna.distributions.FloatDistribution)
+
+
+def test_knn_k_above_the_training_rows_means_every_row():
+    """A small inner split must not fail kNN's trials for a k the range allows elsewhere."""
+    import numpy as np
+
+    from benchmark.learners import knn
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(48, 3)), np.arange(48) % 2
+    big, every = (knn.build({"n_neighbors": k, "weights": "distance", "p": 2}, "binary", 0, 1)
+                  for k in (49, 48))
+    np.testing.assert_array_equal(big.fit(X, y).predict_proba(X[:5]),
+                                  every.fit(X, y).predict_proba(X[:5]))
