@@ -90,10 +90,11 @@ def _report(run_dir: Path) -> int:
 def _run(args) -> int:
     from . import paths
     from .progress import RunProgress
-    from .runner import execute, prepare
+    from .runner import check_folder, execute, prepare
 
     plan = prepare(args.study, trials=args.trials, seed=args.seed)  # every check, before compute
     out = (args.out or paths.REPORTS / plan.study.name).resolve()
+    check_folder(plan, out)  # another study's folder is refused before anything starts
     with RunProgress(plan) as progress:
         try:
             execute(plan, out, address=args.address, storage=args.storage, num_cpus=args.cpus,

@@ -214,19 +214,27 @@ class Session:
                 out.append(on_lost(i, exc))
         return out
 
-    def _window(self) -> int:
-        """How many cells to keep submitted: twice the trials the cluster can run at once, so a
-        freed CPU finds the next cell already queued in Ray, while the driver only ever waits on
-        a few tasks (a wait costs in proportion to the tasks it watches)."""
-        slots = int(ray.cluster_resources().get("CPU", 1) // max(self.cpus_per_trial, 1))
-        return 2 * max(slots, 1)
+    def _windows(self) -> tuple[int, int]:
+        """How many cells to keep submitted, in all and deep ones: twice the trials the cluster
+        can run at once, so a freed CPU (or GPU share) finds the next cell already queued in Ray,
+        while the driver only ever waits on a few tasks (a wait costs in proportion to the tasks
+        it watches). Deep cells wait for GPUs where there are any, so they get their own
+        window: queued behind a few GPUs they must not keep the CPUs' cells out."""
+        resources = ray.cluster_resources()
+        slots = int(resources.get("CPU", 1) // max(self.cpus_per_trial, 1))
+        window = 2 * max(slots, 1)
+        if not self.has_gpus() or not self.gpus_per_deep_trial:
+            return window, window
+        gpu_slots = int(resources.get("GPU", 0) / self.gpus_per_deep_trial)
+        return window, min(window, 2 * max(gpu_slots, 1))
 
     def stream(self, jobs: Iterable[Job], on_crash: Callable[[Job, Exception], Job | None]
                ) -> Iterator[list[dict]]:
         """Yield the events of every job in batches, as they arrive.
 
         Jobs are submitted in order as the iterable yields them (building one may read the
-        store), keeping ``_window()`` of them submitted. A batch is everything that finished
+        store), keeping ``_windows()`` of them submitted; a deep job over its window waits in
+        ``held`` while later classical jobs go ahead. A batch is everything that finished
         since the previous one: the caller stores it in one transaction before asking for the
         next. When a job's task fails (its worker or node died, or the code around the trials
         raised), ``on_crash`` is called once the events that came before the failure have been
@@ -234,14 +242,23 @@ class Session:
         give the cell up. Ray's own task retries are off: a retry must resume from the store,
         not from the cell's first trial.
         """
-        pending, running, window = iter(jobs), {}, self._window()
+        pending, running, held = iter(jobs), {}, []
+        window, deep_window = self._windows()
         while True:
+            deep = sum(job.deep for job in running.values())
+            while held and deep < deep_window and len(running) < window:
+                job = held.pop(0)
+                running[self._submit(job)] = job
+                deep += 1
             while pending is not None and len(running) < window:
                 job = next(pending, None)
                 if job is None:
                     pending = None
+                elif job.deep and deep >= deep_window:
+                    held.append(job)
                 else:
                     running[self._submit(job)] = job
+                    deep += job.deep
             if not running:
                 return
             gens = list(running)
@@ -268,8 +285,17 @@ class Session:
             for gen in done:
                 del running[gen]
             for gen, exc in crashed:
+                _cancel(gen)  # in case the task is still alive: its retry takes over the cell
+                self._gpus = None  # a GPU node may be gone: ask again before resubmitting
                 again = on_crash(running.pop(gen), exc)
                 if again is not None:
                     running[self._submit(again)] = again
-            if done and pending is not None:
-                window = self._window()  # nodes may have joined or left
+            if (done or crashed) and (pending is not None or held):
+                window, deep_window = self._windows()  # nodes may have joined or left
+
+
+def _cancel(ref) -> None:
+    try:
+        ray.cancel(ref, force=True)
+    except Exception:  # noqa: BLE001 - already finished or gone
+        pass

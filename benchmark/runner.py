@@ -17,11 +17,11 @@ from . import learners, manifest, metrics
 from .data.dataset import Dataset
 from .errors import ConfigError, Problem, raise_if
 from .execution import Job, Session
-from .search import Cell, CellSettings
+from .search import Cell, CellSettings, out_of_time
 from .spaces import SearchSpace, load_space
 from .splits import SplitPlan, make_plan
 from .store import Store, default_url
-from .study import StudySpec, check_names, dataset_ref, load_study, space_file
+from .study import StudySpec, check_names, dataset_ref, read_study, space_file
 
 
 @dataclass
@@ -57,11 +57,13 @@ def _collect(problems: list[Problem], fn: Callable, *args):
 
 
 def prepare(study_ref: str, trials: int | None = None, seed: int | None = None) -> Plan:
-    study = load_study(study_ref, trials=trials, seed=seed)
-    problems: list[Problem] = check_names(study)
+    study, problems = read_study(study_ref, trials=trials, seed=seed)
+    if study is None:
+        raise ConfigError(problems)
+    problems += check_names(study)
     specs = {}
-    for name in study.datasets:
-        spec = _collect(problems, data_layer.load_spec, dataset_ref(study, name))
+    for i, name in enumerate(study.datasets):
+        spec = _collect(problems, _load_spec, study, i, name)
         spec_problems = data_layer.check_spec(spec) if spec is not None else []
         problems.extend(spec_problems)
         if spec is not None and not spec_problems:
@@ -86,6 +88,21 @@ def prepare(study_ref: str, trials: int | None = None, seed: int | None = None) 
              if (p := _collect(problems, _plan, study, d)) is not None}
     raise_if(problems)
     return Plan(study, datasets, spaces, chosen, plans, pairs, skipped)
+
+
+def _load_spec(study: StudySpec, i: int, name: str):
+    """A dataset entry's manifest; a missing file is named by the study key that points at it."""
+    ref = dataset_ref(study, name)
+    try:
+        return data_layer.load_spec(ref)
+    except ConfigError as exc:
+        if [p.rule for p in exc.problems] == ["file must exist"]:
+            raise ConfigError([Problem(
+                f"{study.path}: datasets[{i}]", "must be a bundled dataset or a dataset YAML that "
+                "exists", name, f"the file would be {Path(ref).resolve()}: check the path "
+                "(relative to the study file), or use `python -m benchmark list` for the bundled "
+                "names")]) from None
+        raise
 
 
 def _plan(study: StudySpec, ds: Dataset) -> SplitPlan:
@@ -137,14 +154,35 @@ def _pairs(study: StudySpec, datasets: dict[str, Dataset]):
 
 # ---------------------------------------------------------------- execution
 
+def check_folder(plan: Plan, run_dir: Path) -> dict | None:
+    """The folder's previous manifest, if any; ConfigError if another study made it."""
+    path = Path(run_dir) / "manifest.json"
+    previous = json.loads(path.read_text()) if path.exists() else None
+    config = plan.study.model_dump()
+    if previous and previous.get("config_hash") != manifest.config_hash(config):
+        changed = _changes(previous.get("config") or {}, config)
+        raise ConfigError([Problem(str(path), "a run folder resumes only the study that made it",
+                                   "; ".join(changed[:8]) or "a different study",
+                                   "rerun with the same study, trials and seed, or pass a new "
+                                   "--out for the new settings")])
+    return previous
+
+
+def _changes(old: dict, new: dict, prefix: str = "") -> list[str]:
+    """``key: old -> new`` for every setting that differs (nested keys dotted)."""
+    out = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += _changes(a, b, f"{prefix}{key}.")
+        elif a != b:
+            out.append(f"{prefix}{key}: {a!r} -> {b!r}")
+    return out
+
+
 def _manifest(plan: Plan, run_dir: Path, store_url: str) -> dict:
     config = plan.study.model_dump()
-    path = run_dir / "manifest.json"
-    previous = json.loads(path.read_text()) if path.exists() else None
-    if previous and previous.get("config_hash") != manifest.config_hash(config):
-        raise ConfigError([Problem(str(path), "a run folder resumes only the study that made it",
-                                   f"config hash {previous.get('config_hash')}",
-                                   "rerun with the same study, trials and seed, or pass a new --out")])
+    previous = check_folder(plan, run_dir)
     return {
         "study": plan.study.name, "config": config, "config_hash": manifest.config_hash(config),
         "seed": plan.study.seed, "storage": store_url,
@@ -215,7 +253,9 @@ def execute(plan: Plan, run_dir: Path, address: str | None = None, storage: str 
             on_event({"kind": "checks"})
         _run_checks(plan, run_dir, store, ray_session.run_refits)
     store.close()
-    info.update(status="complete", finished=manifest.now())
+    # Trials that arrived again for a number already stored (never kept): 0 unless a stored
+    # trial was run a second time, which resuming must never do.
+    info.update(status="complete", finished=manifest.now(), trials_repeated=store.repeated)
     manifest.write(run_dir / "manifest.json", info)
     return info
 
@@ -280,14 +320,19 @@ def _after_crash(plan: Plan, store: Store, job: Job, exc: Exception, refs: dict)
     times is stored as failed with the cause (it counts toward the budget) and the cell goes on;
     an outer evaluation lost that often is stored as failed and the cell ends.
     """
-    cell, threads = job.args[0], job.args[4].threads
+    cell, settings = job.args[0], job.args[4]
     direction = plan.direction(cell.dataset)
-    number = len(store.history(cell, direction))  # the trial in flight (or the outer evaluation)
+    if store.outer(cell, direction) is not None:  # it died after its last event: nothing lost
+        return None
+    history = store.history(cell, direction)
+    number = len(history)  # the trial in flight (or the outer evaluation)
+    outer_stage = number >= settings.trials or out_of_time(
+        settings, sum(h["seconds"] for h in history))
     lost = job.attempt + 1 if number == job.at else 1  # the count restarts once a trial got through
     if lost <= plan.study.resources.retries:
-        return _job(plan, store, cell, refs, threads, lost)
+        return _job(plan, store, cell, refs, settings.threads, lost)
     cause = f"the task running it failed {lost} times: {type(exc).__name__}: {str(exc)[:500]}"
-    if number >= plan.study.budget.trials:  # the outer evaluation itself kept dying
+    if outer_stage:  # the outer evaluation itself kept dying
         store.record_outer({"cell": cell, "results": {
             c: {"trial": None, "config": {}, "fit_seconds": None, "scores": {}, "error": cause}
             for c in ("default", "tuned")}}, direction)
@@ -295,4 +340,4 @@ def _after_crash(plan: Plan, store: Store, job: Job, exc: Exception, refs: dict)
     store.record_trial({"cell": cell, "number": number, "state": "FAIL", "value": None,
                         "params": {}, "distributions": {}, "config": {}, "seconds": 0.0,
                         "error": cause, "attrs": {}}, direction)
-    return _job(plan, store, cell, refs, threads, 0)
+    return _job(plan, store, cell, refs, settings.threads, 0)

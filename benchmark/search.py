@@ -42,7 +42,7 @@ class CellSettings:
     task: str
     metric: str
     trials: int  # the budget: trials per cell, failed ones included
-    seconds: float | None  # optional wall-clock cap per cell
+    seconds: float | None  # optional cap on the seconds of a cell's trials, across resumes
     seed: int  # the study seed
     threads: int = 1
     n_startup_trials: int = 4
@@ -127,9 +127,9 @@ def run_cell(cell: Cell, data: Dataset, fold: Fold, space: SearchSpace, settings
     study = optuna.create_study(direction=_direction(settings.metric))
     restore(study, history, space)
     cell_seed = derive_seed(settings.seed, cell.dataset, cell.fold, cell.learner)
-    started = time.perf_counter()
+    started = time.perf_counter() - sum(h.get("seconds") or 0.0 for h in history)
     for number in range(len(history), settings.trials):
-        if settings.seconds is not None and time.perf_counter() - started > settings.seconds:
+        if out_of_time(settings, time.perf_counter() - started):
             break
         trial, config = _ask(study, space, number, cell_seed, settings.n_startup_trials)
         event = _run_trial(module, config, data, fold, settings, derive_seed(cell_seed, "fit", number))
@@ -142,6 +142,12 @@ def run_cell(cell: Cell, data: Dataset, fold: Fold, space: SearchSpace, settings
         yield {"kind": "trial", "cell": cell, "number": number, "params": trial.params,
                "distributions": {k: space.distributions()[k] for k in trial.params}, **event}
     yield outer_evaluation(cell, module, data, fold, space, settings, study, cell_seed)
+
+
+def out_of_time(settings: CellSettings, seconds: float) -> bool:
+    """Whether a cell that has spent ``seconds`` on trials (counted across resumes) must stop
+    trying configurations and go to its outer evaluation."""
+    return settings.seconds is not None and seconds > settings.seconds
 
 
 def _run_trial(module, config, data, fold, settings, seed) -> dict:

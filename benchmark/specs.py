@@ -22,9 +22,20 @@ def read_yaml(path: Path) -> Any:
     try:
         return yaml.safe_load(Path(path).read_text())
     except FileNotFoundError:
-        raise ConfigError([Problem(str(path), "file must exist", fix="check the path")]) from None
+        raise ConfigError([Problem(str(path), "file must exist", str(Path(path).resolve()),
+                                   "check the path (relative paths start at the study file)")]) from None
     except yaml.YAMLError as exc:
         raise ConfigError([Problem(str(path), f"must be valid YAML: {exc}")]) from None
+
+
+# How to mend the commonest schema errors (pydantic's error types and their context).
+_FIXES = {"extra_forbidden": "remove or rename the key", "missing": "add the key",
+          "greater_than_equal": "use a value of at least {ge}", "greater_than": "use a value above {gt}",
+          "less_than_equal": "use a value of at most {le}", "less_than": "use a value below {lt}",
+          "literal_error": "use one of {expected}", "int_parsing": "use a whole number",
+          "int_from_float": "use a whole number", "float_parsing": "use a number",
+          "bool_parsing": "use true or false", "list_type": "use a list, e.g. [a, b]",
+          "dict_type": "use a mapping of keys to values", "string_type": "use text"}
 
 
 def parse(model: type[BaseModel], data: Any, where: str) -> Any:
@@ -38,9 +49,29 @@ def parse(model: type[BaseModel], data: Any, where: str) -> Any:
         for err in exc.errors():
             key = ".".join(str(p) for p in err["loc"]) or "(top level)"
             value = err.get("input") if err["type"] != "missing" else None
-            fix = "remove or rename the key" if err["type"] == "extra_forbidden" else ""
+            fix = _FIXES.get(err["type"], "").format(**err.get("ctx", {}))
             problems.append(Problem(f"{where}: {key}", err["msg"], value, fix))
         raise ConfigError(problems) from None
+
+
+def parse_partial(model: type[BaseModel], data: Any, where: str) -> tuple[Any | None, list[Problem]]:
+    """Like ``parse``, but returns the problems with a model in which every top-level key that
+    broke the schema is left at its default, so the caller can go on checking the rest and
+    report everything at once. The model is None when a required key is among them."""
+    try:
+        return parse(model, data, where), []
+    except ConfigError as exc:
+        problems = exc.problems
+    if not isinstance(data, dict):
+        return None, problems
+    try:
+        model.model_validate(data)
+    except ValidationError as exc:
+        bad = {err["loc"][0] for err in exc.errors() if err["loc"]}
+    try:
+        return model.model_validate({k: v for k, v in data.items() if k not in bad}), problems
+    except ValidationError:
+        return None, problems
 
 
 # ---------------------------------------------------------------- datasets

@@ -72,6 +72,7 @@ class Store:
         self._studies: dict[str, optuna.Study] = {}
         self._bulk = _models is not None
         self._held: dict[int, int] = {}  # study id -> trials stored (for _insert)
+        self.repeated = 0  # trials that arrived for a number already stored: a rerun, never kept
         self._wal = _local_sqlite_file(url) is not None
         if self._wal:
             self._use_wal()
@@ -106,9 +107,13 @@ class Store:
 
             try:
                 with self.storage.engine.connect() as con:
-                    con.execute(text("PRAGMA journal_mode=DELETE"))
-            except OperationalError as exc:  # still open elsewhere (a reader): stays WAL, fine
-                log.info("optuna.db stays in WAL mode: %s", exc)
+                    mode = con.execute(text("PRAGMA journal_mode=DELETE")).scalar()
+            except OperationalError as exc:
+                mode = str(exc)
+            if str(mode).lower() != "delete":  # open elsewhere (a reader): nothing is lost
+                log.warning("optuna.db stays in write-ahead-log mode (%s): it is still open "
+                            "elsewhere; copy it together with optuna.db-wal, or after the other "
+                            "program closes it", mode)
             self.storage.engine.dispose()
 
     def study(self, cell: Cell, direction: str) -> optuna.Study:
@@ -127,6 +132,7 @@ class Store:
             deepcopy=False, states=(TrialState.COMPLETE, TrialState.FAIL))
         return [{"number": t.number, "state": t.state.name, "value": t.value, "params": t.params,
                  "config": t.user_attrs.get("config", {}),
+                 "seconds": t.user_attrs.get("seconds") or 0.0,
                  "attrs": {k: t.user_attrs[k] for k in ("best_epoch",) if k in t.user_attrs}}
                 for t in sorted(trials, key=lambda t: t.number)]
 
@@ -185,6 +191,7 @@ class Store:
         for e in events:
             study = studies[e["cell"].key]
             if e.get("number") is not None and e["number"] < len(study.get_trials(deepcopy=False)):
+                self.repeated += 1
                 continue  # already stored
             study.add_trial(optuna.trial.create_trial(
                 state=TrialState[e["state"]], value=e["value"], params=e["params"],
@@ -223,17 +230,19 @@ class Store:
                 row = con.execute(st["count"], {"sid": sid}).first()
                 held[sid] = row[1] if row else 0
             now = datetime.now(timezone.utc).replace(tzinfo=None)  # naive UTC, as Optuna
-            new, rows_t, numbers = [], [], dict(held)
+            new, rows_t, numbers, repeated = [], [], dict(held), 0
             for e in events:
                 sid = study_ids[e["cell"].key]
                 number = numbers[sid]
                 if e.get("number") is not None and e["number"] < number:
+                    repeated += 1
                     continue
                 numbers[sid] = number + 1
                 new.append(e)
                 rows_t.append({"number": number, "study_id": sid, "state": TrialState[e["state"]],
                                "datetime_start": now, "datetime_complete": now})
             if not new:
+                self.repeated += repeated
                 return
             if len(rows_t) > 1 and con.dialect.insert_executemany_returning_sort_by_parameter_order:
                 ids = con.execute(st["trials"], rows_t).scalars().all()
@@ -256,6 +265,7 @@ class Store:
                 if rows:
                     con.execute(st[key], rows)
         held.update(numbers)  # only once the transaction is committed
+        self.repeated += repeated
 
     def record_outer(self, event: dict, direction: str) -> None:
         extra = {k: event[k] for k in ("seconds", "cpu_seconds", "threads") if k in event}

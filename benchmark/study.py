@@ -13,7 +13,7 @@ from pydantic import Field
 
 from . import learners, paths
 from .errors import ConfigError, Problem
-from .specs import Spec, parse, read_yaml
+from .specs import Spec, parse_partial, read_yaml
 
 
 class Budget(Spec):
@@ -81,19 +81,41 @@ def bundled_studies() -> list[str]:
 
 
 def load_study(name_or_path: str, trials: int | None = None, seed: int | None = None) -> StudySpec:
+    """The study, with the command line's overrides; raises ConfigError with every problem."""
+    study, problems = read_study(name_or_path, trials, seed)
+    if problems:
+        raise ConfigError(problems)
+    return study
+
+
+def read_study(name_or_path: str, trials: int | None = None, seed: int | None = None
+               ) -> tuple[StudySpec | None, list[Problem]]:
+    """The study and the problems of its YAML and of the overrides (``--trials``, ``--seed``).
+
+    Keys that break the schema are reported and left at their defaults, so that the rest of the
+    study (learners, datasets, their files and columns) can still be checked and every problem
+    reported at once; the study is None when its name, datasets or learners are unusable.
+    """
     path = study_path(name_or_path)
     if not path.exists():
-        raise ConfigError([Problem(str(name_or_path), "must be a study YAML file or a bundled study",
-                                   fix=f"use one of {bundled_studies()} or a path to a .yaml file")])
+        return None, [Problem(str(name_or_path), "must be a study YAML file or a bundled study",
+                              fix=f"use one of {bundled_studies()} or a path to a .yaml file")]
     data = read_yaml(path) or {}
-    data.setdefault("name", path.stem)
-    study = parse(StudySpec, {**data, "path": str(path)}, str(path))
-    update = {}
-    if trials is not None:
-        update["budget"] = study.budget.model_copy(update={"trials": trials})
-    if seed is not None:
-        update["seed"] = seed
-    return study.model_copy(update=update)
+    problems = []
+    if trials is not None and trials < 1:
+        problems.append(Problem("--trials", "must be at least 1 (trials per cell)", trials,
+                                "give a positive number, e.g. --trials 10"))
+        trials = None
+    if isinstance(data, dict):
+        data.setdefault("name", path.stem)
+        if trials is not None:
+            budget = data.get("budget") if isinstance(data.get("budget"), dict) else {}
+            data["budget"] = {**budget, "trials": trials}
+        if seed is not None:
+            data["seed"] = seed
+        data["path"] = str(path)
+    study, found = parse_partial(StudySpec, data, str(path))
+    return study, problems + found
 
 
 def check_names(study: StudySpec) -> list[Problem]:

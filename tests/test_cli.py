@@ -34,14 +34,17 @@ def test_every_problem_is_reported_at_once_before_compute(tmp_path):
     rng = np.random.default_rng(0)
     x = rng.normal(size=40)
     no_target = _dataset(tmp_path, "no_target", pd.DataFrame({"x": x, "y": x > 0}))
+    typo = _dataset(tmp_path, "typo", pd.DataFrame({"x": x, "sex": "f", "diagnosis": x > 0}),
+                    target="diagnosys")
     one_class = _dataset(tmp_path, "one_class", pd.DataFrame({"x": x, "label": 1}))
     rare = _dataset(tmp_path, "rare", pd.DataFrame({"x": x, "label": [1] * 2 + [0] * 38}))
     bad_space = tmp_path / "svm.yaml"
     bad_space.write_text("learner: svm\nsource: t\nparams:\n  C: {type: float, low: 0, high: 10, log: true}\n"
                          "  gamma: {type: float, low: 5, high: 1}\n")
-    study = write_study(tmp_path, [no_target, one_class, rare, "no_such_dataset"],
-                        ["logreg", "svm", "deep_forest"], folds=3,
-                        extra="spaces: {svm: svm.yaml}\n")
+    study = write_study(tmp_path, [no_target, one_class, rare, typo, "no_such_dataset",
+                                   "gone.yaml"],
+                        ["logreg", "svm", "deep_forest"], folds=3, trials=-3,
+                        extra="spaces: {svm: svm.yaml}\ncolour: blue\n")
     out = tmp_path / "run"
     res = cli("run", str(study), "--out", str(out))
     assert res.returncode == 2
@@ -55,12 +58,26 @@ def test_every_problem_is_reported_at_once_before_compute(tmp_path):
         ("no_target.yaml", "label"),  # missing target column
         ("one_class.yaml", "two classes"),  # a single class
         ("rare.yaml", "3"),  # fewer samples in a class than folds
+        ("budget.trials", "at least 1"),  # a schema error hides nothing else
+        ("colour", "remove or rename the key"),  # an unknown key
+        ("typo.yaml: target", "did you mean diagnosis?"),  # a close match is offered
+        ("datasets[5]", "gone.yaml"),  # a dataset YAML that does not exist, named by its key
     ]
     for where, what in expected:
         line = next((l for l in err.splitlines() if where in l), None)
         assert line is not None, f"no message names {where}:\n{err}"
         assert what in line, line
     assert not out.exists(), "nothing may be computed or written on bad input"
+    assert "typo.yaml: categorical" not in err  # the misspelled label is not taken for a feature
+
+
+def test_bad_trials_on_the_command_line_is_refused_before_compute(tmp_path):
+    ds = write_csv_dataset(tmp_path)
+    study = write_study(tmp_path, [ds.name], ["naive_bayes"])
+    out = tmp_path / "run"
+    res = cli("run", str(study), "--out", str(out), "--trials", "0")
+    assert res.returncode == 2 and "--trials: must be at least 1" in res.stderr, res.stderr
+    assert not out.exists()
 
 
 def test_validate_reports_a_good_user_dataset(tmp_path):
@@ -78,4 +95,5 @@ def test_resuming_a_different_study_in_the_same_folder_is_refused(tmp_path):
     assert cli("run", str(study), "--out", str(out), "--no-report").returncode == 0
     res = cli("run", str(study), "--out", str(out), "--trials", "3", "--no-report")
     assert res.returncode == 2 and "resumes only the study that made it" in res.stderr
+    assert "budget.trials: 2 -> 3" in res.stderr and "ETA" not in res.stdout + res.stderr
     assert json.loads((out / "manifest.json").read_text())["config"]["budget"]["trials"] == 2

@@ -456,3 +456,51 @@ def test_threads_inside_a_cell_follow_cpus_per_trial(ray_local, tmp_path):
         threads = probe_threads(cpus)
         assert threads["blas"] == [cpus] and set(threads["openmp"]) <= {cpus}, threads
         assert threads["torch"] == cpus and threads["OMP_NUM_THREADS"] == str(cpus)
+
+
+# ------------------------------------------------------------------ GPUs: deep cells wait, CPUs do not
+
+GPU_RUN = """
+import json, os, sys
+sys.path[:0] = [{tests!r}, {root!r}]
+os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+import ray
+ray.init(num_cpus=2, num_gpus=1, include_dashboard=False, _node_ip_address="127.0.0.1",
+         log_to_driver=False, configure_logging=False)  # a logical GPU: torch still finds none
+from benchmark import execution
+from benchmark.runner import execute, prepare
+sizes = []
+windows = execution.Session._windows
+def spy(self):
+    sizes.append(windows(self))
+    return sizes[-1]
+execution.Session._windows = spy
+execute(prepare({study!r}), {out!r})
+print(json.dumps(sizes))
+"""
+
+
+def test_deep_cells_queue_for_gpus_without_holding_back_classical_ones(tmp_path):
+    """With GPUs, deep cells ask for ``gpus_per_deep_trial`` and have their own window (twice
+    the deep trials the GPUs hold); the run still ends with every cell's exact budget."""
+    import subprocess
+
+    from benchmark import results
+    from helpers import write_csv_dataset, write_study
+
+    ds = write_csv_dataset(tmp_path)
+    study = write_study(tmp_path, [ds.name, "breast_cancer"], ["mlp", "naive_bayes", "logreg"],
+                        trials=2, extra="resources: {gpus_per_deep_trial: 1}\n"
+                        "checks: {enabled: false}\n")
+    out = tmp_path / "run"
+    code = GPU_RUN.format(tests=str(TESTS), root=str(ROOT), study=str(study), out=str(out))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    sizes = json.loads(done.stdout.strip().splitlines()[-1])
+    assert sizes and all(s == [4, 2] for s in sizes), sizes  # 2 CPUs -> 4; 1 GPU / 1 -> 2
+    trials, scores, manifest = results.load(out)
+    assert manifest["status"] == "complete" and manifest["ray"]["gpus"] is True
+    assert_exact_budgets(trials, cells=2 * 2 * 3, budget=2)
+    assert scores.value.notna().all()

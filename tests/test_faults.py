@@ -4,6 +4,7 @@ its budget of trials, none twice, and nothing that was stored ran again.
 """
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -314,7 +315,9 @@ def test_killed_driver_resubmitted_resumes_without_rerunning(tmp_path):
     assert 0 < len(before) < DRIVER_FOLDS * DRIVER_TRIALS
     kept = before.merge(after, on=["study", "number"], suffixes=("_before", "_after"))
     assert len(kept) == len(before)  # nothing stored was lost ...
-    assert (pd.to_datetime(kept.start_before) == pd.to_datetime(kept.start_after)).all()  # nor rerun
+    assert (pd.to_datetime(kept.start_before) == pd.to_datetime(kept.start_after)).all()
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    assert manifest["trials_repeated"] == 0  # no stored trial ran again (it would arrive again)
     trials = pd.read_parquet(tmp_path / "run" / "trials.parquet")
     assert_exact_budgets(trials, cells=DRIVER_FOLDS, budget=DRIVER_TRIALS)
     assert set(trials.state) <= {"COMPLETE", "FAIL"}
@@ -349,6 +352,7 @@ def test_store_writes_what_optuna_add_trial_writes_and_never_twice(tmp_path):
     for store in (bulk, plain):
         store.record(events[:4], lambda c: "maximize")
         store.record(events[2:], lambda c: "maximize")  # 2 and 3 again: skipped
+        assert store.repeated == 2  # and counted (a run's manifest reports it)
     got = {name: Store(f"sqlite:///{tmp_path}/{name}.db").study(cell, "maximize").get_trials()
            for name in ("bulk", "plain")}
     assert [t.number for t in got["bulk"]] == list(range(6))

@@ -79,3 +79,27 @@ def test_interrupted_run_resumes_exactly(tmp_path, sig):
     assert set(after.state) <= {"COMPLETE", "FAIL"}
     trials = pd.read_parquet(out / "trials.parquet")
     assert len(trials) == 6 * TRIALS
+
+
+def test_seconds_cap_counts_the_trials_stored_before_a_resume(tmp_path):
+    """``budget.seconds`` caps a cell's trial time across resumes: a resumed cell whose stored
+    trials already took longer than the cap goes straight to its outer evaluation."""
+    from dataclasses import replace
+
+    from benchmark.runner import prepare
+    from benchmark.search import run_cell
+
+    ds = write_csv_dataset(tmp_path)
+    plan = prepare(str(write_study(tmp_path, [ds.name], ["naive_bayes"], trials=5)))
+    cell = plan.cells()[0]
+    args = (plan.datasets[cell.dataset], plan.splits[cell.dataset].folds[0],
+            plan.spaces["naive_bayes"])
+    settings = replace(plan.settings(cell.dataset, 1), seconds=1.0)
+    first = list(run_cell(cell, *args, settings))
+    history = [{**{k: e[k] for k in ("number", "state", "value", "params", "config", "attrs")},
+                "seconds": 0.6} for e in first if e["kind"] == "trial"][:2]  # 1.2 s stored
+    resumed = [e["kind"] for e in run_cell(cell, *args, settings, history)]
+    assert resumed == ["outer"]
+    under = [e["kind"] for e in run_cell(cell, *args, settings, [{**h, "seconds": 0.1}
+                                                                  for h in history])]
+    assert under.count("trial") == 3 and under[-1] == "outer"  # 0.2 s stored: the rest runs

@@ -6,6 +6,7 @@ any compute is spent, with one message that lists everything to fix.
 """
 from __future__ import annotations
 
+import difflib
 from typing import Callable
 
 import numpy as np
@@ -82,19 +83,22 @@ def _missing_columns(frame: pd.DataFrame, spec: DatasetSpec, at: Where) -> list[
         absent = [c for c in wanted if c not in frame.columns]
         if absent:
             problems.append(Problem(at(key), "must name columns of the data", absent,
-                                    f"check the spelling; columns are {_preview(frame)}"))
+                                    f"check the spelling; {_preview(frame, near=absent)}"))
     return problems
 
 
-def _preview(frame: pd.DataFrame, n: int = 8) -> str:
+def _preview(frame: pd.DataFrame, n: int = 30, near: list[str] = ()) -> str:
+    """The columns (the first ``n``), after the closest matches to the names ``near``."""
     cols = [str(c) for c in frame.columns]
-    return ", ".join(cols[:n]) + (f", ... ({len(cols)} in all)" if len(cols) > n else "")
+    close = [m for name in near for m in difflib.get_close_matches(str(name), cols, n=3)]
+    text = ", ".join(cols[:n]) + (f", ... ({len(cols)} in all)" if len(cols) > n else "")
+    return (f"did you mean {', '.join(dict.fromkeys(close))}? " if close else "") + f"columns: {text}"
 
 
 def _target_problems(frame, spec, target, n_folds, at: Where) -> list[Problem]:
     if target not in frame.columns:
         return [Problem(at("target"), "must name a column of the data", target,
-                        f"set target: to one of {_preview(frame)}")]
+                        f"set target: to the label column; {_preview(frame, near=[target])}")]
     labels = frame[target]
     missing = int(labels.isna().sum())
     problems = []
@@ -145,7 +149,9 @@ def validate_frame(frame: pd.DataFrame, spec: DatasetSpec, target: str | None = 
     at = _where(spec, spec.name)
     target = target or spec.target or "target"
     problems = _missing_columns(frame, spec, at) + _target_problems(frame, spec, target, n_folds, at)
-    problems += _feature_problems(frame, spec, target, at) + _sequence_problems(frame, spec, at)
+    if target in frame.columns:  # else the label itself would be taken for a bad feature
+        problems += _feature_problems(frame, spec, target, at)
+    problems += _sequence_problems(frame, spec, at)
     if spec.group and spec.group in frame.columns:
         problems += group_problems(frame[spec.group], n_folds, at)
     return problems
