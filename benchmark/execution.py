@@ -136,6 +136,22 @@ def _loopback_only():
             os.environ[var] = saved_env
 
 
+AUTH_NOTICE = "ray._private.authentication.authentication_token_setup"
+
+
+@contextmanager
+def _quiet(logger_name: str):
+    """Ray's notice that token authentication is on, which ends by suggesting to turn it off."""
+    import logging
+
+    log = logging.getLogger(logger_name)
+    saved, log.level = log.level, logging.ERROR
+    try:
+        yield
+    finally:
+        log.setLevel(saved)
+
+
 class Session:
     """An embedded local Ray (loopback only) or a connection to an existing cluster."""
 
@@ -157,6 +173,7 @@ class Session:
         else:
             with ExitStack() as stack:
                 stack.enter_context(_loopback_only())
+                stack.enter_context(_quiet(AUTH_NOTICE))  # it suggests turning auth off
                 # Token authentication: Ray turns it on for a new local cluster unless
                 # RAY_AUTH_MODE says otherwise (making ~/.ray/auth_token if there is none).
                 ray.init(num_cpus=self.num_cpus, include_dashboard=False,

@@ -122,6 +122,9 @@ class DatasetSpec(Spec):
     group: str | None = None
     categorical: list[str] = []
     metadata: list[str] = []  # per-row columns kept for subgroup analysis, not used as features
+    # binary: the label value that counts as positive (AUROC, AUPRC, ...); default: the class
+    # that sorts last (1 of 0/1, True of False, "yes" of "no"; "healthy" of "cancer"!)
+    positive: str | None = None
     sequence: SequenceSpec | None = None
     provenance: Provenance = Provenance()
     sensitive: bool = False

@@ -1,6 +1,7 @@
-"""``python -m benchmark stats SCORES.csv``: Friedman, Nemenyi and Wilcoxon-Holm on a score table.
+"""``python -m benchmark stats SCORES``: Friedman, Nemenyi and Wilcoxon-Holm on a score table.
 
-The table is wide (a ``dataset`` column, or else the first column, then one column per
+SCORES is a run folder (or its ``scores.parquet``): each learner's mean tuned outer-test score
+per dataset, in the dataset's primary metric. Or a table of your own, wide (a ``dataset`` column, or else the first column, then one column per
 learner) or long (columns ``dataset``, ``learner``, ``value``).  A ``.tsv`` file is read
 tab-separated.  Bad input prints one message naming the file, row and column; exit code 2.
 """
@@ -21,6 +22,34 @@ LONG_COLUMNS = ("dataset", "learner", "value")
 
 class TableError(Exception):
     """A problem with the scores file, already phrased for the user."""
+
+
+def read_run(path: Path) -> tuple[pd.DataFrame, bool]:
+    """A run folder (or its ``scores.parquet``): each learner's mean tuned outer-test score in
+    each dataset's primary metric, as a datasets x learners table, and whether lower is better."""
+    from benchmark import metrics
+
+    folder = path if path.is_dir() else path.parent
+    try:
+        scores = pd.read_parquet(folder / "scores.parquet")
+        chosen = {d: v["metric"] for d, v in
+                  json.loads((folder / "manifest.json").read_text())["datasets"].items()}
+    except (OSError, ValueError, KeyError) as exc:
+        raise TableError(f"{folder}: not a finished run folder (scores.parquet and manifest.json "
+                         f"are needed): {exc}")
+    lower = {not metrics.higher_is_better(m) for m in chosen.values()}
+    if len(lower) > 1:
+        raise TableError(f"{folder}: its datasets' primary metrics point different ways "
+                         f"({chosen}); compare them with a score table of your own")
+    tuned = scores[(scores["config"] == "tuned")
+                   & (scores["metric"] == scores["dataset"].map(chosen))]
+    table = tuned.groupby(["dataset", "learner"], sort=False)["value"].mean().unstack("learner")
+    table = table.reindex(index=list(chosen))
+    partial = [c for c in table.columns if table[c].isna().any()]
+    if partial:  # e.g. a CNN that only reads one modality: ranks need every dataset
+        print(f"benchmark stats: left out, not scored on every dataset: {', '.join(partial)}",
+              file=sys.stderr)
+    return table.drop(columns=partial), lower.pop()
 
 
 def read_scores(path: Path) -> pd.DataFrame:
@@ -113,7 +142,8 @@ def render(result: dict, source: str, lower_is_better: bool) -> str:
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="benchmark stats", description=__doc__.splitlines()[0])
-    p.add_argument("scores", type=Path, help="CSV/TSV of scores, wide or long (dataset, learner, value)")
+    p.add_argument("scores", type=Path, help="a run folder, or a CSV/TSV of scores, wide or long "
+                   "(dataset, learner, value)")
     p.add_argument("--alpha", type=float, default=0.05, help="significance level (default 0.05)")
     p.add_argument("--lower-is-better", action="store_true", help="scores are losses (rank 1 = lowest)")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
@@ -130,7 +160,11 @@ def main(argv: list[str]) -> int:
         print(f"benchmark stats: --alpha must be between 0 and 1, got {args.alpha}", file=sys.stderr)
         return 2
     try:
-        table = read_scores(args.scores)
+        if args.scores.is_dir() or args.scores.suffix == ".parquet":
+            table, lower = read_run(args.scores)
+            args.lower_is_better = args.lower_is_better or lower
+        else:
+            table = read_scores(args.scores)
     except TableError as exc:
         print(f"benchmark stats: {exc}", file=sys.stderr)
         return 2

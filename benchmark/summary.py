@@ -28,7 +28,10 @@ def print_summary(trials: pd.DataFrame, scores: pd.DataFrame, manifest: dict) ->
     for row in frame.itertuples():
         table.add_row(row.dataset, row.learner, row.metric, _pm(row, "tuned"), _pm(row, "default"),
                       f"{row.complete}/{row.failed}", f"{row.seconds:.1f}")
-    Console().print(table)
+    console = Console()
+    if not console.is_terminal:  # a file or a job's log: no terminal width to fit, keep names whole
+        console = Console(width=160)
+    console.print(table)
 
 
 def _pm(row, cfg: str) -> str:

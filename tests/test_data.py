@@ -353,3 +353,28 @@ def test_real_breastmnist_npz(tmp_path):
                     source={"kind": "file", "path": str(folder / "breastmnist.npz")})
     data = load_dataset(load_spec(path), n_folds=5)
     assert data.views["image"].shape == (780, 1, 28, 28) and data.X.shape == (780, 784)
+
+
+def _labelled(tmp_path, labels, **spec) -> Path:
+    rng = np.random.default_rng(0)
+    pd.DataFrame({"x": rng.normal(size=len(labels)), "label": labels}).to_csv(
+        tmp_path / "d.csv", index=False)
+    path = tmp_path / "d.yaml"
+    path.write_text(yaml.safe_dump({"name": "d", "task": "binary", "target": "label",
+                                    "source": {"kind": "file", "path": "d.csv"}, **spec}))
+    return path
+
+
+def test_positive_class_is_scored_as_class_one(tmp_path):
+    labels = ["healthy", "cancer"] * 10
+    default = load_dataset(load_spec(_labelled(tmp_path, labels)), 2)
+    assert default.classes == ["cancer", "healthy"]  # sorted: "healthy" would be positive
+    chosen = load_dataset(load_spec(_labelled(tmp_path, labels, positive="cancer")), 2)
+    assert chosen.classes == ["healthy", "cancer"]
+    assert (chosen.y == (np.array(labels) == "cancer")).all()
+
+
+def test_positive_must_be_a_label_of_a_binary_target(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        load_dataset(load_spec(_labelled(tmp_path, ["a", "b"] * 10, positive="tumour")), 2)
+    assert "positive" in str(err.value) and "['a', 'b']" in str(err.value)

@@ -422,3 +422,28 @@ def test_cli_missing_file(tmp_path, capsys):
     path = tmp_path / "nope.csv"
     assert main([str(path)]) == 2
     assert f"{path}: no such file" in capsys.readouterr().err
+
+
+def test_stats_reads_a_run_folder(tmp_path, capsys):
+    """A run folder gives each learner's mean tuned outer score in each dataset's primary metric;
+    learners not scored on every dataset are left out (and said to be)."""
+    rows = []
+    for d, metric in (("a", "auroc"), ("b", "auprc"), ("c", "auroc")):
+        for learner, base in (("x", 0.9), ("y", 0.8), ("z", 0.7), ("cnn", 0.95)):
+            if learner == "cnn" and d != "a":
+                continue
+            for fold in range(3):
+                for config, shift in (("tuned", 0.0), ("default", -0.5)):
+                    for m in ("auroc", "auprc"):
+                        value = base + shift + fold * 0.01 + (0.0 if m == metric else -0.6)
+                        rows.append(dict(dataset=d, outer_fold=fold, learner=learner,
+                                         config=config, metric=m, value=value))
+    pd.DataFrame(rows).to_parquet(tmp_path / "scores.parquet")
+    (tmp_path / "manifest.json").write_text(json.dumps(
+        {"datasets": {"a": {"metric": "auroc"}, "b": {"metric": "auprc"}, "c": {"metric": "auroc"}}}))
+    assert main([str(tmp_path), "--json"]) == 0
+    out = capsys.readouterr()
+    result = json.loads(out.out)
+    assert "cnn" in out.err and result["n_datasets"] == 3 and result["n_learners"] == 3
+    ranks = result["avg_ranks"]
+    assert ranks == {"x": 1.0, "y": 2.0, "z": 3.0}, ranks

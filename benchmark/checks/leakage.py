@@ -139,8 +139,9 @@ def missingness(data) -> dict:
     miss = np.isnan(data.X)
     cols = np.flatnonzero(miss.any(0) & ~miss.all(0))
     if not len(cols):
-        return finding("missingness", "ok", "No missing values to explain",
-                       "Every feature is either complete or entirely missing.", hits=[])
+        detail = ("No feature has missing values." if not miss.any() else
+                  "Every feature is either complete or entirely missing.")
+        return finding("missingness", "ok", "No missing values to explain", detail, hits=[])
     targets = {"label": data.y} if data.task != "regression" else {}
     groups = np.asarray(data.groups).astype(str) if data.groups is not None else None
     if groups is not None and len(np.unique(groups)) <= max(2, data.n_samples // 5):

@@ -31,13 +31,21 @@ def _label_text(value) -> str:
     return str(value)
 
 
-def encode_labels(labels: pd.Series) -> tuple[np.ndarray, list[str]]:
-    """(int64 codes, class names as strings), classes sorted by their original values."""
+def encode_labels(labels: pd.Series, positive: str | None = None) -> tuple[np.ndarray, list[str]]:
+    """(int64 codes, class names as strings), classes sorted by their original values; the class
+    written ``positive`` (if given) is moved last, so that a binary task scores it as class 1."""
     values = labels.to_numpy()
     if not (types.is_numeric_dtype(labels) or types.is_bool_dtype(labels)):
         values = labels.astype(str).to_numpy(dtype=object)
     uniques = np.unique(values)
-    return np.searchsorted(uniques, values).astype(np.int64), [_label_text(u) for u in uniques]
+    codes = np.searchsorted(uniques, values).astype(np.int64)
+    names = [_label_text(u) for u in uniques]
+    if positive is not None and positive in names:
+        k = names.index(positive)
+        order = [i for i in range(len(names)) if i != k] + [k]
+        codes = np.argsort(order)[codes]
+        names = [names[i] for i in order]
+    return codes, names
 
 
 def encode_column(series: pd.Series, categorical: bool) -> np.ndarray:
@@ -101,7 +109,7 @@ def _assemble(raw: Raw, spec: DatasetSpec, target: str) -> Dataset:
     if spec.task == "regression":
         y, classes = frame[target].to_numpy(dtype=np.float64), None
     else:
-        y, classes = encode_labels(frame[target])
+        y, classes = encode_labels(frame[target], spec.positive)
     view_map, names, categorical = _views(raw, spec, target)
     provenance = {**spec.provenance.model_dump(), **raw.origin}
     return Dataset(

@@ -111,7 +111,23 @@ def _target_problems(frame, spec, target, n_folds, at: Where) -> list[Problem]:
             problems.append(Problem(at("target"), "a regression target must be numeric", target,
                                     "set task: binary or multiclass, or fix the column"))
         return problems
-    return problems + class_problems(labels.dropna(), spec.task, n_folds, at)
+    return (problems + class_problems(labels.dropna(), spec.task, n_folds, at)
+            + _positive_problems(labels.dropna(), spec, at))
+
+
+def _positive_problems(labels: pd.Series, spec: DatasetSpec, at: Where) -> list[Problem]:
+    if spec.positive is None:
+        return []
+    if spec.task != "binary":
+        return [Problem(at("positive"), "is for binary tasks only", spec.positive,
+                        "remove positive: (or set task: binary)")]
+    from .build import encode_labels
+
+    names = encode_labels(labels)[1]
+    if spec.positive not in names:
+        return [Problem(at("positive"), "must be one of the target's values", spec.positive,
+                        f"use one of {names}")]
+    return []
 
 
 def _feature_problems(frame, spec, target, at: Where) -> list[Problem]:
