@@ -90,9 +90,9 @@ def test_same_seed_gives_identical_scores(ray_local, tiny_study_file, tmp_path, 
 
 
 def test_failed_trials_count_toward_the_budget(ray_local, tmp_path):
-    bad = tmp_path / "knn_bad.yaml"  # n_neighbors beyond the training rows: every fit raises
-    bad.write_text("learner: knn\nsource: test\nparams:\n  n_neighbors: {type: int, low: 500, high: 900}\n"
-                   "default: {n_neighbors: 600}\n")
+    bad = tmp_path / "knn_bad.yaml"  # a distance scikit-learn does not know: every fit raises
+    bad.write_text("learner: knn\nsource: test\nparams:\n  n_neighbors: {type: int, low: 1, high: 9}\n"
+                   "fixed: {metric: no_such_metric}\ndefault: {n_neighbors: 5}\n")
     from helpers import write_csv_dataset
 
     ds = write_csv_dataset(tmp_path)
@@ -103,6 +103,6 @@ def test_failed_trials_count_toward_the_budget(ray_local, tmp_path):
     trials, scores, _ = results.load(out)
     knn = trials[trials.learner == "knn"]
     assert len(knn) == 2 * 3 and (knn.state == "FAIL").all()
-    assert knn.error.str.contains("n_neighbors").all()
+    assert knn.error.str.contains("no_such_metric").all()
     assert (trials[trials.learner == "logreg"].state == "COMPLETE").all()
     assert scores[scores.learner == "knn"].error.notna().all()  # shown as failed, never scored

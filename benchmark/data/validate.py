@@ -165,8 +165,11 @@ def validate_frame(frame: pd.DataFrame, spec: DatasetSpec, target: str | None = 
     at = _where(spec, spec.name)
     target = target or spec.target or "target"
     problems = _missing_columns(frame, spec, at) + _target_problems(frame, spec, target, n_folds, at)
-    if target in frame.columns:  # else the label itself would be taken for a bad feature
-        problems += _feature_problems(frame, spec, target, at)
+    # With the target misspelled, its likely column is left out of the feature check: the label
+    # itself must not be reported as an undeclared categorical feature.
+    likely = [] if target in frame.columns else difflib.get_close_matches(
+        str(target), [str(c) for c in frame.columns], n=1)
+    problems += _feature_problems(frame.drop(columns=likely), spec, target, at)
     problems += _sequence_problems(frame, spec, at)
     if spec.group and spec.group in frame.columns:
         problems += group_problems(frame[spec.group], n_folds, at)
