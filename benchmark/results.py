@@ -21,6 +21,7 @@ TRIAL_COLUMNS = ["dataset", "outer_fold", "learner", "family", "trial", "state",
 SCORE_COLUMNS = ["dataset", "outer_fold", "learner", "family", "config", "metric", "value",
                  "trial", "error"]
 PREDICTION_COLUMNS = ["dataset", "outer_fold", "learner", "family", "row", "output", "value"]
+LABEL_COLUMNS = ["class", "truth"]  # added when the datasets are at hand (``export``)
 FIT_COLUMNS = ["dataset", "outer_fold", "learner", "family", "config", "trial", "fit_seconds",
                "error"]
 
@@ -124,10 +125,30 @@ def predictions_frame(store: Store) -> pd.DataFrame:
     return frame.sort_values(["dataset", "outer_fold", "learner", "row", "output"], ignore_index=True)
 
 
-def export(store: Store, run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+def with_labels(predictions: pd.DataFrame, datasets: dict) -> pd.DataFrame:
+    """Name each output's class (``class``) and each row's true label (``truth``): class names
+    for classification, the target value for regression (``class`` empty)."""
+    out = predictions.assign(**{c: pd.Series(dtype=object) for c in LABEL_COLUMNS})
+    for name, ds in datasets.items():
+        at = out["dataset"] == name
+        rows = out.loc[at, "row"].to_numpy()
+        if ds.classes is not None:
+            out.loc[at, "class"] = [ds.classes[k] for k in out.loc[at, "output"]]
+            out.loc[at, "truth"] = [ds.classes[k] for k in ds.y[rows]]
+        else:
+            out.loc[at, "truth"] = [str(v) for v in ds.y[rows]]
+    return out
+
+
+def export(store: Store, run_dir: Path, datasets: dict | None = None
+           ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Write the run's tables; with ``datasets`` (name -> Dataset) predictions name their
+    classes and true labels."""
     trials, scores = trials_frame(store), scores_frame(store)
     controls_frame(store).to_parquet(Path(run_dir) / "controls.parquet", index=False)
     predictions = predictions_frame(store)
+    if datasets and len(predictions):
+        predictions = with_labels(predictions, datasets)
     path = Path(run_dir) / "predictions.parquet"
     if len(predictions):
         predictions.to_parquet(path, index=False)

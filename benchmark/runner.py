@@ -248,7 +248,7 @@ def execute(plan: Plan, run_dir: Path, address: str | None = None, storage: str 
                         on_event(event)
         from . import results
 
-        results.export(store, run_dir)
+        results.export(store, run_dir, plan.datasets)
         if on_event:
             on_event({"kind": "checks"})
         _run_checks(plan, run_dir, store, ray_session.run_refits)

@@ -297,6 +297,10 @@ def test_second_phase_results_are_stored(checked_run):
     assert {"site", "class"} <= set(subgroups["column"])
     preds = pd.read_parquet(out / "predictions.parquet")
     assert len(preds[(preds.learner == "logreg") & (preds.dataset == "clean")]) == N * 2
+    clean_preds = preds[preds.dataset == "clean"]  # class names and the true label, by row
+    data = plan.datasets["clean"]
+    assert (clean_preds["class"] == [data.classes[k] for k in clean_preds.output]).all()
+    assert (clean_preds["truth"] == [data.classes[data.y[r]] for r in clean_preds.row]).all()
     curve = pd.read_parquet(out / "learning_curve.parquet")
     assert set(curve["fraction"]) == {0.25, 0.5, 0.75, 1.0}
     assert len(curve) == 2 * 2 * 2 * 4  # datasets x best models x folds x fractions
