@@ -258,7 +258,10 @@ def optuna_threads(plan, cores: int, n_cells: int | None, sqlite: bool = False) 
                 finally:
                     spent.append(time.perf_counter() - t)
 
-            study.optimize(objective, n_trials=settings.trials, n_jobs=cores)
+            # The enqueued default first, alone: with n_jobs > 1 and an RDB storage two threads
+            # can take the same enqueued trial (Optuna then fails "Cannot tell a COMPLETE trial").
+            study.optimize(objective, n_trials=1)
+            study.optimize(objective, n_trials=settings.trials - 1, n_jobs=cores)
             n, cells = n + len(study.trials), cells + 1
         wall, cpu = m.stop()
     where = f"SQLite, {cells} cells" if sqlite else "in memory"
