@@ -203,10 +203,13 @@ class Session:
             self._gpus = ray.cluster_resources().get("GPU", 0) > 0
         return self._gpus
 
+    def _gpus_for(self, deep: bool) -> float:
+        """GPUs a task asks for: deep ones share GPUs where the cluster has any."""
+        return self.gpus_per_deep_trial if deep and self.has_gpus() else 0
+
     def _submit(self, job: Job):
-        gpus = self.gpus_per_deep_trial if job.deep and self.has_gpus() else 0
-        return _cell_task.options(num_cpus=self.cpus_per_trial, num_gpus=gpus, max_retries=0,
-                                  name=job.key).remote(*job.args)
+        return _cell_task.options(num_cpus=self.cpus_per_trial, num_gpus=self._gpus_for(job.deep),
+                                  max_retries=0, name=job.key).remote(*job.args)
 
     def map(self, fn: Callable, calls: list[tuple[tuple, bool]], retries: int,
             on_lost: Callable[[int, Exception], Any]) -> list:
@@ -217,12 +220,9 @@ class Session:
         task whose worker or node died up to ``retries`` times; after that ``on_lost(i, exc)``
         stands in for the result of call ``i``. ObjectRefs among the args arrive as their values.
         """
-        refs = []
-        for args, deep in calls:
-            gpus = self.gpus_per_deep_trial if deep and self.has_gpus() else 0
-            refs.append(_call_task.options(num_cpus=self.cpus_per_trial, num_gpus=gpus,
-                                           max_retries=retries).remote(
-                fn, self.cpus_per_trial, deep, *args))
+        refs = [_call_task.options(num_cpus=self.cpus_per_trial, num_gpus=self._gpus_for(deep),
+                                   max_retries=retries).remote(fn, self.cpus_per_trial, deep, *args)
+                for args, deep in calls]
         out = []
         for i, ref in enumerate(refs):
             try:

@@ -15,6 +15,7 @@ from typing import Callable
 from . import data as data_layer
 from . import learners, manifest, metrics
 from .data.dataset import Dataset
+from .data.manifest import resolve as resolve_spec
 from .errors import ConfigError, Problem, raise_if
 from .execution import Job, Session
 from .search import Cell, CellSettings, out_of_time
@@ -91,18 +92,14 @@ def prepare(study_ref: str, trials: int | None = None, seed: int | None = None) 
 
 
 def _load_spec(study: StudySpec, i: int, name: str):
-    """A dataset entry's manifest; a missing file is named by the study key that points at it."""
-    ref = dataset_ref(study, name)
-    try:
-        return data_layer.load_spec(ref)
-    except ConfigError as exc:
-        if [p.rule for p in exc.problems] == ["file must exist"]:
-            raise ConfigError([Problem(
-                f"{study.path}: datasets[{i}]", "must be a bundled dataset or a dataset YAML that "
-                "exists", name, f"the file would be {Path(ref).resolve()}: check the path "
-                "(relative to the study file), or use `python -m benchmark list` for the bundled "
-                "names")]) from None
-        raise
+    """A dataset entry's manifest; a YAML that is not there is named by the study key."""
+    path = resolve_spec(dataset_ref(study, name))
+    if not path.exists():
+        raise ConfigError([Problem(
+            f"{study.path}: datasets[{i}]", "must be a bundled dataset or a dataset YAML that "
+            "exists", name, f"the file would be {path.resolve()}: check the path (relative to "
+            "the study file), or use `python -m benchmark list` for the bundled names")])
+    return data_layer.load_spec(path)
 
 
 def _plan(study: StudySpec, ds: Dataset) -> SplitPlan:

@@ -40,38 +40,35 @@ _FIXES = {"extra_forbidden": "remove or rename the key", "missing": "add the key
 
 def parse(model: type[BaseModel], data: Any, where: str) -> Any:
     """Validate ``data`` against ``model``; pydantic's errors become our Problems."""
-    if not isinstance(data, dict):
-        raise ConfigError([Problem(where, "must be a mapping of keys to values", type(data).__name__)])
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            key = ".".join(str(p) for p in err["loc"]) or "(top level)"
-            value = err.get("input") if err["type"] != "missing" else None
-            fix = _FIXES.get(err["type"], "").format(**err.get("ctx", {}))
-            problems.append(Problem(f"{where}: {key}", err["msg"], value, fix))
-        raise ConfigError(problems) from None
+    result, problems = parse_partial(model, data, where)
+    if problems:
+        raise ConfigError(problems)
+    return result
 
 
 def parse_partial(model: type[BaseModel], data: Any, where: str) -> tuple[Any | None, list[Problem]]:
-    """Like ``parse``, but returns the problems with a model in which every top-level key that
-    broke the schema is left at its default, so the caller can go on checking the rest and
-    report everything at once. The model is None when a required key is among them."""
-    try:
-        return parse(model, data, where), []
-    except ConfigError as exc:
-        problems = exc.problems
+    """The model and the problems of ``data``. Every top-level key that broke the schema is left
+    at its default in the model, so the caller can go on checking the rest and report everything
+    at once; the model is None when a required key is among them."""
     if not isinstance(data, dict):
-        return None, problems
+        return None, [Problem(where, "must be a mapping of keys to values", type(data).__name__)]
     try:
-        model.model_validate(data)
+        return model.model_validate(data), []
     except ValidationError as exc:
-        bad = {err["loc"][0] for err in exc.errors() if err["loc"]}
+        errors = exc.errors()
+    problems = [_problem(err, where) for err in errors]
+    bad = {err["loc"][0] for err in errors if err["loc"]}
     try:
         return model.model_validate({k: v for k, v in data.items() if k not in bad}), problems
     except ValidationError:
         return None, problems
+
+
+def _problem(err: dict, where: str) -> Problem:
+    key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    value = err.get("input") if err["type"] != "missing" else None
+    fix = _FIXES.get(err["type"], "").format(**err.get("ctx", {}))
+    return Problem(f"{where}: {key}", err["msg"], value, fix)
 
 
 # ---------------------------------------------------------------- datasets

@@ -1,6 +1,8 @@
-"""Helpers shared by the tests: small user datasets and studies, the CLI in a subprocess."""
+"""Helpers shared by the tests: small user datasets and studies, the CLI in a subprocess, the
+stored trials read straight from a run's SQLite store."""
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -51,3 +53,19 @@ def cli(*args: str, **kwargs):
     """Run ``python -m benchmark`` in a subprocess (its own Ray), capturing output."""
     return subprocess.run([sys.executable, "-m", "benchmark", *args], capture_output=True,
                           text=True, cwd=ROOT, **kwargs)
+
+
+def stored_trials(db: Path) -> pd.DataFrame:
+    """Every stored trial (cell, number, state, start, node) read straight from the SQLite store."""
+    empty = pd.DataFrame(columns=["study", "number", "state", "start", "node_id"])
+    if not db.exists():
+        return empty
+    try:
+        with sqlite3.connect(db) as con:
+            return pd.read_sql(
+                "select s.study_name as study, t.number as number, t.state as state, "
+                "t.datetime_start as start, json_extract(a.value_json, '$') as node_id "
+                "from trials t join studies s using(study_id) left join trial_user_attributes a "
+                "on a.trial_id = t.trial_id and a.key = 'node_id'", con)
+    except (pd.errors.DatabaseError, sqlite3.Error):  # the store is being created
+        return empty

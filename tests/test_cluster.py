@@ -18,7 +18,6 @@ import json
 import os
 import secrets
 import shutil
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -230,22 +229,6 @@ def _pids_named(name: str) -> list[int]:
             except OSError:
                 pass
     return pids
-
-
-def stored_trials(db: Path) -> pd.DataFrame:
-    """Every stored trial (cell, number, state, start, node) read straight from the SQLite store."""
-    empty = pd.DataFrame(columns=["study", "number", "state", "start", "node_id"])
-    if not db.exists():
-        return empty
-    try:
-        with sqlite3.connect(db) as con:
-            return pd.read_sql(
-                "select s.study_name as study, t.number as number, t.state as state, "
-                "t.datetime_start as start, json_extract(a.value_json, '$') as node_id "
-                "from trials t join studies s using(study_id) left join trial_user_attributes a "
-                "on a.trial_id = t.trial_id and a.key = 'node_id'", con)
-    except (pd.errors.DatabaseError, sqlite3.Error):  # the store is being created
-        return empty
 
 
 def tiny_study(folder: Path, trials: int = TRIALS, rows: int = 90, name: str = "tiny") -> Path:

@@ -17,8 +17,8 @@ import pandas as pd
 from benchmark import results
 from benchmark.runner import execute, prepare
 
-from helpers import write_csv_dataset, write_study
-from test_cluster import assert_exact_budgets, run_in_namespace, stored_trials
+from helpers import stored_trials, write_csv_dataset, write_study
+from test_cluster import assert_exact_budgets, run_in_namespace
 
 
 # ------------------------------------------------------------------ a trial that raises

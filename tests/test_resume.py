@@ -7,29 +7,15 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
 
 import pandas as pd
 import pytest
-from helpers import ROOT, cli, write_csv_dataset, write_study
+from helpers import ROOT, cli, stored_trials, write_csv_dataset, write_study
 
 TRIALS = 12
-
-
-def _stored(db) -> pd.DataFrame:
-    empty = pd.DataFrame(columns=["study", "number", "state", "start"])
-    if not db.exists():
-        return empty
-    try:
-        with sqlite3.connect(db) as con:
-            return pd.read_sql(
-                "select s.study_name as study, t.number as number, t.state as state, "
-                "t.datetime_start as start from trials t join studies s using(study_id)", con)
-    except pd.errors.DatabaseError:  # the store is being created
-        return empty
 
 
 def _start_and_stop(study, out, sig) -> pd.DataFrame:
@@ -38,7 +24,7 @@ def _start_and_stop(study, out, sig) -> pd.DataFrame:
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
         deadline = time.time() + 120
-        while time.time() < deadline and len(_stored(out / "optuna.db")) < 10:
+        while time.time() < deadline and len(stored_trials(out / "optuna.db")) < 10:
             time.sleep(0.2)
         assert proc.poll() is None, "the run finished before it could be interrupted"
         if sig == signal.SIGINT:
@@ -54,7 +40,7 @@ def _start_and_stop(study, out, sig) -> pd.DataFrame:
             os.killpg(proc.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-    return _stored(out / "optuna.db")
+    return stored_trials(out / "optuna.db")
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "sigkill"])
@@ -69,7 +55,7 @@ def test_interrupted_run_resumes_exactly(tmp_path, sig):
     assert 0 < len(before) < 2 * 3 * TRIALS
     done = cli("run", str(study), "--out", str(out), "--no-report", timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
-    after = _stored(out / "optuna.db")
+    after = stored_trials(out / "optuna.db")
     counts = after.groupby("study").number.agg(["count", "nunique"])
     assert len(counts) == 6 and (counts["count"] == TRIALS).all() and (counts["nunique"] == TRIALS).all()
     # nothing stored before the interruption ran again: same rows, same start times

@@ -87,22 +87,3 @@ def test_same_seed_gives_identical_scores(ray_local, tiny_study_file, tmp_path, 
     execute(prepare(str(tiny_study_file)), second)
     pd.testing.assert_frame_equal(pd.read_parquet(first / "scores.parquet"),
                                   pd.read_parquet(second / "scores.parquet"))
-
-
-def test_failed_trials_count_toward_the_budget(ray_local, tmp_path):
-    bad = tmp_path / "knn_bad.yaml"  # a distance scikit-learn does not know: every fit raises
-    bad.write_text("learner: knn\nsource: test\nparams:\n  n_neighbors: {type: int, low: 1, high: 9}\n"
-                   "fixed: {metric: no_such_metric}\ndefault: {n_neighbors: 5}\n")
-    from helpers import write_csv_dataset
-
-    ds = write_csv_dataset(tmp_path)
-    study = write_study(tmp_path, [ds.name], ["knn", "logreg"], trials=3,
-                        extra=f"spaces: {{knn: {bad.name}}}\n")
-    out = tmp_path / "run"
-    execute(prepare(str(study)), out)
-    trials, scores, _ = results.load(out)
-    knn = trials[trials.learner == "knn"]
-    assert len(knn) == 2 * 3 and (knn.state == "FAIL").all()
-    assert knn.error.str.contains("no_such_metric").all()
-    assert (trials[trials.learner == "logreg"].state == "COMPLETE").all()
-    assert scores[scores.learner == "knn"].error.notna().all()  # shown as failed, never scored

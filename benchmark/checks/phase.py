@@ -4,7 +4,8 @@ results into the run folder, so ``python -m benchmark report DIR`` never refits.
 Data checks (leakage, batch, size, metric) need only the data and the split plan and run in the
 driver. Refit checks (importance, failures, random-split gap, learning curve) need the best
 learners and run as one job per (dataset, model, outer fold): as Ray tasks, sized like trials,
-when the runner hands over its session (``run_jobs``), else one after another here. A run that finished before keeps its checks unless its scores or its check
+when the runner hands over its session (``run_jobs``), else one after another here. A run that
+finished before keeps its checks unless its scores or its check
 settings changed.
 """
 from __future__ import annotations

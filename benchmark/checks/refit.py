@@ -96,9 +96,7 @@ def _score(job: FoldJob, test: np.ndarray, pred: np.ndarray) -> float:
 def run(job: FoldJob) -> dict:
     """Everything one (dataset, model, fold) contributes; errors are returned, not raised."""
     t0 = time.perf_counter()
-    out = {"dataset": job.dataset, "role": job.role, "learner": job.learner,
-           "fold": job.fold_index, "rows": job.fold.test, "pred": None, "importance": [],
-           "random": None, "curve": [], "error": None}
+    out = _result(job)
     try:
         predict, X, pred = _fit_predict(job, job.fold.train, job.fold.test)
         out["pred"], out["score"] = pred, _score(job, job.fold.test, pred)
@@ -121,10 +119,15 @@ def run_on(job: FoldJob, data) -> dict:
 
 def lost(job: FoldJob, exc: Exception) -> dict:
     """What ``run`` returns for a job whose process kept dying."""
+    return {**_result(job), "seconds": 0.0,
+            "error": f"the process running it died: {type(exc).__name__}: {str(exc)[:500]}"}
+
+
+def _result(job: FoldJob) -> dict:
+    """A job's result before anything is computed."""
     return {"dataset": job.dataset, "role": job.role, "learner": job.learner,
             "fold": job.fold_index, "rows": job.fold.test, "pred": None, "importance": [],
-            "random": None, "curve": [], "seconds": 0.0,
-            "error": f"the process running it died: {type(exc).__name__}: {str(exc)[:500]}"}
+            "random": None, "curve": [], "error": None}
 
 
 def _importance(job: FoldJob, predict, X: np.ndarray) -> list[dict]:
