@@ -180,6 +180,48 @@ def bayesian_correlated_ttest(differences, test_train_ratio: float, rope: float)
     return BayesResult(p_left, max(0.0, 1 - p_left - p_right), p_right, mean, scale, df)
 
 
+def decide(result: BayesResult, threshold: float = 0.95) -> str:
+    """Four-outcome symmetric rule on a posterior of A - B (Benavoli et al. 2017, section 3.3).
+
+    "right" (A better by more than the ROPE), "left" (B better) or "rope" (practically
+    equivalent) when that region holds >= ``threshold`` of the posterior; otherwise
+    "undecided".  Symmetric on purpose: a rule that calls one side on weaker evidence than
+    the other (e.g. "not warranted" whenever P(A better) < 0.5) is biased toward that side.
+    ``threshold`` must be in (0.5, 1) so that at most one region can qualify.
+    """
+    if not 0.5 < threshold < 1:
+        raise ValueError(f"threshold must satisfy 0.5 < threshold < 1, got {threshold}")
+    for outcome, p in (("right", result.p_right), ("left", result.p_left), ("rope", result.p_rope)):
+        if p >= threshold:
+            return outcome
+    return "undecided"
+
+
+def nested_selection(validation: pd.DataFrame, test: pd.DataFrame,
+                     lower_is_better: bool = False) -> pd.DataFrame:
+    """Per row (an outer fold), the column (a learner) with the best validation score, and its test score.
+
+    A family is chosen like an AutoML system: by inner-validation score only, never by the
+    outer test score (choosing by test score is a max over noisy estimates, biased upward,
+    and favours the family with more members).  NaN validation scores are not available;
+    ties go to the first column in column order.  Returns a DataFrame indexed like the input
+    with columns "pick" (the column name, or None when the row has no finite validation
+    score) and "test" (the picked learner's test score in that row, NaN when none).
+    """
+    if not validation.index.equals(test.index) or not validation.columns.equals(test.columns):
+        raise ValueError("validation and test must have the same index and columns")
+    val = validation.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+    scores = test.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+    signed = np.where(np.isfinite(val), -val if lower_is_better else val, -np.inf)
+    has = np.isfinite(val).any(axis=1) if val.size else np.zeros(len(validation), dtype=bool)
+    best = signed.argmax(axis=1) if val.shape[1] else np.zeros(len(validation), dtype=int)
+    rows = np.arange(len(validation))
+    picks = [validation.columns[j] if ok else None for j, ok in zip(best, has)]
+    picked = np.where(has, scores[rows, best] if val.shape[1] else np.nan, np.nan)
+    return pd.DataFrame({"pick": pd.Series(picks, index=validation.index, dtype=object),
+                         "test": pd.Series(picked, index=validation.index, dtype=float)})
+
+
 # --------------------------------------------------------- many data sets
 
 

@@ -231,6 +231,68 @@ def test_bayesian_correlated_ttest_zero_variance_is_point_mass():
     assert (res.p_left, res.p_rope, res.p_right) == (0.0, 0.0, 1.0)
 
 
+# ------------------------------------------- decisions and nested selection
+
+
+def _bayes(p_left, p_rope, p_right):
+    return stats.BayesResult(p_left, p_rope, p_right, mean=0.0, scale=1.0, df=9)
+
+
+@pytest.mark.parametrize("probs, threshold, outcome", [
+    ((0.01, 0.03, 0.96), 0.95, "right"),
+    ((0.96, 0.03, 0.01), 0.95, "left"),
+    ((0.02, 0.96, 0.02), 0.95, "rope"),
+    ((0.0, 0.05, 0.95), 0.95, "right"),  # the threshold itself qualifies
+    ((0.40, 0.20, 0.40), 0.95, "undecided"),
+    ((0.01, 0.10, 0.89), 0.95, "undecided"),  # the old rule's "not warranted" has no place here
+    ((0.01, 0.10, 0.89), 0.85, "right"),
+])
+def test_decide_four_outcomes(probs, threshold, outcome):
+    assert stats.decide(_bayes(*probs), threshold) == outcome
+
+
+def test_decide_is_symmetric_under_swapping_a_and_b():
+    d = np.array([0.02, 0.03, 0.025, 0.04, 0.015, 0.03])
+    ab = stats.decide(stats.bayesian_correlated_ttest(d, 1 / 5, 0.01))
+    ba = stats.decide(stats.bayesian_correlated_ttest(-d, 1 / 5, 0.01))
+    assert (ab, ba) == ("right", "left")
+
+
+@pytest.mark.parametrize("threshold", [0.5, 1.0, 0.3, 1.5])
+def test_decide_refuses_thresholds_outside_half_to_one(threshold):
+    with pytest.raises(ValueError, match=rf"threshold must satisfy 0.5 < threshold < 1, got {threshold}"):
+        stats.decide(_bayes(0.0, 0.0, 1.0), threshold)
+
+
+def test_nested_selection_picks_by_validation_never_by_test():
+    index = pd.Index([0, 1, 2, 3], name="outer_fold")
+    val = pd.DataFrame({"rf": [0.8, 0.7, np.nan, 0.6], "svm": [0.7, 0.9, 0.5, 0.6],
+                        "knn": [0.8, np.nan, 0.4, np.nan]}, index=index)
+    test = pd.DataFrame({"rf": [0.1, 0.2, 0.99, 0.3], "svm": [0.99, 0.4, 0.5, 0.6],
+                         "knn": [0.99, 0.99, 0.6, 0.7]}, index=index)
+    out = stats.nested_selection(val, test)
+    assert list(out.columns) == ["pick", "test"] and out.index.equals(index)
+    assert list(out["pick"]) == ["rf", "svm", "svm", "rf"]  # ties go to the first column
+    np.testing.assert_allclose(out["test"], [0.1, 0.4, 0.5, 0.3])
+    low = stats.nested_selection(val, test, lower_is_better=True)
+    assert list(low["pick"]) == ["svm", "rf", "knn", "rf"]
+    np.testing.assert_allclose(low["test"], [0.99, 0.2, 0.6, 0.3])
+
+
+def test_nested_selection_row_without_validation_scores():
+    val = pd.DataFrame({"a": [np.nan, 0.5], "b": [np.nan, 0.4]}, index=["f0", "f1"])
+    test = pd.DataFrame({"a": [0.9, 0.8], "b": [0.7, 0.6]}, index=["f0", "f1"])
+    out = stats.nested_selection(val, test)
+    assert out.loc["f0", "pick"] is None and math.isnan(out.loc["f0", "test"])
+    assert (out.loc["f1", "pick"], out.loc["f1", "test"]) == ("a", 0.8)
+
+
+def test_nested_selection_needs_matching_tables():
+    val = pd.DataFrame({"a": [0.5], "b": [0.4]})
+    with pytest.raises(ValueError, match="same index and columns"):
+        stats.nested_selection(val, val[["b", "a"]])
+
+
 # ------------------------------------------------ Bayesian signed-rank test
 
 
