@@ -36,7 +36,8 @@ class Plan:
     skipped: list[tuple[str, str, str]] = field(default_factory=list)
 
     def cells(self) -> list[Cell]:
-        return [Cell(d, k, l) for d, l in self.pairs for k in range(self.study.splits.outer_folds)]
+        n = self.study.splits.outer_folds * self.study.splits.repeats  # (repeat, fold) flattened
+        return [Cell(d, k, l) for d, l in self.pairs for k in range(n)]
 
     def settings(self, dataset: str, threads: int) -> CellSettings:
         s = self.study
@@ -106,7 +107,7 @@ def _plan(study: StudySpec, ds: Dataset) -> SplitPlan:
     s = study.splits
     try:
         return make_plan(ds.name, ds.y, ds.groups, seed=study.seed, outer_folds=s.outer_folds,
-                         inner=s.inner, inner_folds=s.inner_folds,
+                         repeats=s.repeats, inner=s.inner, inner_folds=s.inner_folds,
                          holdout_fraction=s.holdout_fraction, stratify=ds.task != "regression")
     except ValueError as exc:  # e.g. too few groups for the folds
         raise ConfigError([Problem(f"{study.path}: splits (dataset {ds.name})",

@@ -22,6 +22,7 @@ class Fold:
     train: np.ndarray  # outer training rows
     test: np.ndarray  # outer test rows, touched once
     inner: tuple[tuple[np.ndarray, np.ndarray], ...]  # (inner train, validation) rows, all ⊂ train
+    repeat: int = 0  # which shuffle of repeated outer cross-validation this fold belongs to
 
 
 @dataclass(frozen=True)
@@ -29,10 +30,13 @@ class SplitPlan:
     dataset: str
     seed: int
     folds: tuple[Fold, ...]
+    repeats: int = 1
 
     @property
     def digest(self) -> str:
         h = hashlib.sha256(self.dataset.encode())
+        if self.repeats > 1:  # single-repeat plans keep the hash they always had
+            h.update(f"repeats={self.repeats}|".encode())
         for fold in self.folds:
             for part in (fold.train, fold.test, *[i for pair in fold.inner for i in pair]):
                 h.update(np.asarray(part, dtype=np.int64).tobytes())
@@ -44,9 +48,10 @@ class SplitPlan:
 
     def to_json(self) -> dict:
         return {
-            "dataset": self.dataset, "seed": self.seed, "sha256": self.digest,
+            "dataset": self.dataset, "seed": self.seed, "repeats": self.repeats,
+            "sha256": self.digest,
             "inner_sha256": [self.inner_digest(k) for k in range(len(self.folds))],
-            "folds": [{"train": f.train.tolist(), "test": f.test.tolist(),
+            "folds": [{"repeat": f.repeat, "train": f.train.tolist(), "test": f.test.tolist(),
                        "inner": [{"train": a.tolist(), "validation": b.tolist()} for a, b in f.inner]}
                       for f in self.folds],
         }
@@ -80,18 +85,26 @@ def _split(rows, y, groups, n_splits, stratify, seed):
 
 
 def make_plan(dataset: str, y: np.ndarray, groups: np.ndarray | None, *, seed: int,
-              outer_folds: int, inner: str = "holdout", inner_folds: int = 5,
+              outer_folds: int, repeats: int = 1, inner: str = "holdout", inner_folds: int = 5,
               holdout_fraction: float = 0.2, stratify: bool = True) -> SplitPlan:
-    """Build the plan. ``inner="holdout"`` keeps one validation split of about
-    ``holdout_fraction`` (the first fold of a round(1/fraction)-fold split, so grouping and
-    stratification rules are the same as for k-fold); ``inner="kfold"`` keeps ``inner_folds``."""
+    """Build the plan: ``repeats`` shuffles of ``outer_folds``-fold cross-validation, each with
+    its own seed, flattened so that fold ``f`` belongs to repeat ``f // outer_folds``.
+
+    ``inner="holdout"`` keeps one validation split of about ``holdout_fraction`` (the first fold
+    of a round(1/fraction)-fold split, so grouping and stratification rules are the same as for
+    k-fold); ``inner="kfold"`` keeps ``inner_folds``. Repeat 0 uses the seeds a single-repeat
+    plan always used, so adding repeats never changes the first ``outer_folds`` folds.
+    """
     rows = np.arange(len(y))
-    outer_seed = derive_seed(seed, dataset, "outer")
     folds = []
-    for k, (train, test) in enumerate(_split(rows, y, groups, outer_folds, stratify, outer_seed)):
-        n_inner = inner_folds if inner == "kfold" else max(2, round(1 / holdout_fraction))
-        if groups is not None:  # few batches: as many inner folds as the training part has groups
-            n_inner = min(n_inner, len(np.unique(groups[train])))
-        pairs = list(_split(train, y, groups, n_inner, stratify, derive_seed(seed, dataset, "inner", k)))
-        folds.append(Fold(train, test, tuple(pairs if inner == "kfold" else pairs[:1])))
-    return SplitPlan(dataset, seed, tuple(folds))
+    for repeat in range(repeats):
+        outer_seed = derive_seed(seed, dataset, "outer", *([repeat] if repeat else []))
+        for train, test in _split(rows, y, groups, outer_folds, stratify, outer_seed):
+            k = len(folds)
+            n_inner = inner_folds if inner == "kfold" else max(2, round(1 / holdout_fraction))
+            if groups is not None:  # few batches: as many inner folds as the training part has groups
+                n_inner = min(n_inner, len(np.unique(groups[train])))
+            pairs = list(_split(train, y, groups, n_inner, stratify,
+                                derive_seed(seed, dataset, "inner", k)))
+            folds.append(Fold(train, test, tuple(pairs if inner == "kfold" else pairs[:1]), repeat))
+    return SplitPlan(dataset, seed, tuple(folds), repeats)

@@ -23,6 +23,9 @@ class Budget(Spec):
 
 class SplitRule(Spec):
     outer_folds: int = Field(3, ge=2)
+    # Repeated outer cross-validation: ``repeats`` x ``outer_folds`` outer folds, each repeat
+    # shuffled with its own seed; fold index f = repeat * outer_folds + fold in every table.
+    repeats: int = Field(1, ge=1)
     inner: Literal["holdout", "kfold"] = "holdout"
     inner_folds: int = Field(5, ge=2)
     holdout_fraction: float = Field(0.2, gt=0, lt=1)
