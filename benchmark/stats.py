@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from itertools import combinations
+from itertools import combinations, permutations
 from typing import Callable
 
 import numpy as np
@@ -66,6 +66,10 @@ class SignedRankResult:
 
 @dataclass(frozen=True, eq=False)
 class FriedmanResult:
+    """Friedman test over data sets.  ``p`` and ``iman_davenport_p`` are large-sample
+    approximations; ``permutation_p`` is exact ("exact": every within-row ordering enumerated)
+    or Monte Carlo ("monte carlo": ``n_permutations`` seeded draws), valid at any N and k."""
+
     chi2: float
     p: float
     iman_davenport_F: float
@@ -73,6 +77,14 @@ class FriedmanResult:
     avg_ranks: pd.Series
     n_datasets: int
     n_learners: int
+    permutation_p: float = math.nan
+    permutation_method: str = ""
+    n_permutations: int = 0
+
+    @property
+    def omnibus_p(self) -> float:
+        """The p that gates the post-hoc tests: the permutation p, else Iman-Davenport's."""
+        return self.permutation_p if math.isfinite(self.permutation_p) else self.iman_davenport_p
 
 
 @dataclass(frozen=True)
@@ -93,6 +105,26 @@ def _vector(values, name: str, min_len: int = 1) -> np.ndarray:
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name}: values must be finite (no NaN or inf)")
     return arr
+
+
+def _check_alpha(alpha: float, name: str = "alpha") -> float:
+    """``alpha`` as a float, or ValueError: a level outside (0, 1) gives nonsense intervals."""
+    try:
+        value = float(alpha)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must satisfy 0 < {name} < 1, got {alpha!r}") from None
+    if not 0 < value < 1:
+        raise ValueError(f"{name} must satisfy 0 < {name} < 1, got {alpha}")
+    return value
+
+
+def _plain(value) -> str:
+    """A cell value as a reader would write it: inf, -inf, 1.5, 'abc' (never np.float64(inf))."""
+    if isinstance(value, (bool, np.bool_)):
+        return repr(bool(value))
+    if isinstance(value, (int, float, np.number)):
+        return repr(float(value)) if isinstance(value, (float, np.floating)) else str(int(value))
+    return repr(value)
 
 
 def check_table(table: pd.DataFrame) -> pd.DataFrame:
@@ -123,7 +155,7 @@ def check_table(table: pd.DataFrame) -> pd.DataFrame:
         if missing[i, j]:
             why = "missing value; every dataset needs a score for every learner"
         else:
-            why = f"not a finite number ({raw!r}); scores must be numeric"
+            why = f"not a finite number ({_plain(raw)}); scores must be numeric"
         more = int(bad.sum()) - 1
         tail = f" ({more} more bad cell{'s' if more != 1 else ''})" if more else ""
         raise ValueError(f"row {table.index[i]!r}, column {table.columns[j]!r}: {why}{tail}")
@@ -149,6 +181,7 @@ def corrected_ttest(differences, test_train_ratio: float, alpha: float = 0.05) -
     error is 0: then t = +-inf and p = 0 for a non-zero mean, t = 0 and p = 1 for a zero
     mean, and the interval collapses to the mean.
     """
+    alpha = _check_alpha(alpha)
     d = _vector(differences, "differences", min_len=2)
     mean, df, se = float(d.mean()), d.size - 1, _corrected_scale(d, test_train_ratio)
     if se == 0:
@@ -183,16 +216,22 @@ def bayesian_correlated_ttest(differences, test_train_ratio: float, rope: float)
 def decide(result: BayesResult, threshold: float = 0.95) -> str:
     """Four-outcome symmetric rule on a posterior of A - B (Benavoli et al. 2017, section 3.3).
 
-    "right" (A better by more than the ROPE), "left" (B better) or "rope" (practically
-    equivalent) when that region holds >= ``threshold`` of the posterior; otherwise
-    "undecided".  Symmetric on purpose: a rule that calls one side on weaker evidence than
-    the other (e.g. "not warranted" whenever P(A better) < 0.5) is biased toward that side.
-    ``threshold`` must be in (0.5, 1) so that at most one region can qualify.
+    "right" (A better by more than the ROPE) or "left" (B better) when that region holds at
+    least (1 + threshold) / 2 of the posterior (0.975 at the default): a winner is a two-sided
+    question, so the error is split between the two sides, the rate of declaring a winner
+    under the null stays at or below 1 - threshold, and a winner is only named when the
+    (threshold) two-sided interval lies wholly beyond the ROPE, never beside an interval that
+    contains 0. "rope" (practically equivalent) when the ROPE holds >= ``threshold``;
+    otherwise "undecided". Symmetric on purpose: a rule that calls one side on weaker evidence
+    than the other (e.g. "not warranted" whenever P(A better) < 0.5) is biased toward that
+    side. ``threshold`` must be in (0.5, 1) so that at most one region can qualify.
     """
     if not 0.5 < threshold < 1:
         raise ValueError(f"threshold must satisfy 0.5 < threshold < 1, got {threshold}")
-    for outcome, p in (("right", result.p_right), ("left", result.p_left), ("rope", result.p_rope)):
-        if p >= threshold:
+    side = (1 + threshold) / 2
+    for outcome, p, need in (("right", result.p_right, side), ("left", result.p_left, side),
+                             ("rope", result.p_rope, threshold)):
+        if p >= need:
             return outcome
     return "undecided"
 
@@ -230,26 +269,91 @@ def _ranks(table: pd.DataFrame, lower_is_better: bool) -> pd.DataFrame:
     return table.rank(axis=1, ascending=lower_is_better, method="average")
 
 
-def friedman(table: pd.DataFrame, lower_is_better: bool = False) -> FriedmanResult:
-    """Friedman test with the Iman-Davenport F correction, as in Demsar (2006), section 3.2.2.
+EXACT_LIMIT = 100_000  # enumerate every within-row ordering when (k!)^N is at most this
 
-    chi2_F = 12N/(k(k+1)) * (sum_j R_j^2 - k(k+1)^2/4) on average ranks R_j, df = k - 1;
-    F_F = (N-1) chi2_F / (N(k-1) - chi2_F), df = (k-1, (k-1)(N-1)).  This is Demsar's
-    formula without a tie correction, so on tables with ties it is smaller than
-    ``scipy.stats.friedmanchisquare`` (which corrects for ties); they agree without ties.
-    When every data set ranks the learners identically, F_F = inf and its p = 0.
+
+def _tie_correction(ranks: np.ndarray) -> float:
+    """1 - sum(t^3 - t) / (N k (k^2 - 1)) over each row's groups of t tied ranks."""
+    n, k = ranks.shape
+    ties = sum(float(t**3 - t) for row in ranks for t in np.unique(row, return_counts=True)[1])
+    return 1 - ties / (n * k * (k * k - 1))
+
+
+def _min_rank_p(n: int, k: int) -> float:
+    """A floor for any rank test's p on an N x k table: no observed set of rankings has
+    probability below (k!)^-N under the null, so no p can be smaller."""
+    return max(math.exp(-n * math.lgamma(k + 1)), np.finfo(float).tiny)
+
+
+def _rank_sum_statistic(doubled: np.ndarray) -> np.ndarray:
+    """sum_j R_j^2 on doubled (integer) ranks: monotone in chi2 under within-row permutation,
+    which keeps each row's ties and so the tie correction."""
+    return (doubled.sum(axis=-2) ** 2).sum(axis=-1)
+
+
+def _friedman_permutation_p(ranks: np.ndarray, n_permutations: int, seed: int
+                            ) -> tuple[float, str, int]:
+    """P(statistic >= observed) when each row's ranks are exchangeable (the Friedman null).
+
+    Exact when (k!)^N <= EXACT_LIMIT (all orderings, the observed one included, so p > 0);
+    otherwise Monte Carlo with p = (1 + count) / (1 + B) (Phipson & Smyth 2010), never 0.
+    """
+    n, k = ranks.shape
+    doubled = np.rint(2 * ranks).astype(np.int64)
+    observed = _rank_sum_statistic(doubled)
+    if math.factorial(k) ** n <= EXACT_LIMIT:
+        orders = np.array(list(permutations(range(k))))
+        sums = np.zeros((1, k), dtype=np.int64)
+        for row in doubled:
+            sums = (sums[:, None, :] + row[orders][None, :, :]).reshape(-1, k)
+        stat = (sums**2).sum(axis=1)
+        return float(np.mean(stat >= observed)), "exact", int(stat.size)
+    rng = np.random.default_rng(seed)
+    count, chunk = 0, max(1, 2_000_000 // (n * k))
+    for start in range(0, n_permutations, chunk):
+        b = min(chunk, n_permutations - start)
+        order = rng.random((b, n, k)).argsort(axis=2)
+        permuted = np.take_along_axis(np.broadcast_to(doubled, (b, n, k)), order, axis=2)
+        count += int((_rank_sum_statistic(permuted) >= observed).sum())
+    return (1 + count) / (1 + n_permutations), "monte carlo", n_permutations
+
+
+def friedman(table: pd.DataFrame, lower_is_better: bool = False, n_permutations: int = 10_000,
+             seed: int = 0) -> FriedmanResult:
+    """Friedman test with ties corrected, Iman-Davenport F and a permutation p (Demsar 2006, 3.2.2).
+
+    chi2 is the tie-corrected statistic that ``scipy.stats.friedmanchisquare`` computes
+    (Conover 1999, section 5.8): chi2 = (12/(N k (k+1)) sum_j R_j^2 - 3 N (k+1)) / C with
+    rank sums R_j and C = 1 - sum(t^3 - t) / (N k (k^2 - 1)) over groups of t tied ranks;
+    without ties C = 1 and it is Demsar's chi2_F.  F_F = (N-1) chi2 / (N(k-1) - chi2),
+    df = (k-1, (k-1)(N-1)) (Iman & Davenport 1980).  Both approximations are doubtful for
+    N < 10 or k < 5 (Demsar), so ``permutation_p`` permutes the ranks within each row:
+    exact when (k!)^N <= EXACT_LIMIT, else ``n_permutations`` seeded Monte Carlo draws.
+    When every data set ranks the learners alike F_F = inf; no p is ever 0 (the approximate
+    ones are floored at (k!)^-N, the smallest probability any set of rankings has).
     """
     scores = check_table(table)
+    if n_permutations < 1:
+        raise ValueError(f"n_permutations must be >= 1, got {n_permutations}")
     n, k = scores.shape
-    avg = _ranks(scores, lower_is_better).mean()
-    chi2 = 12 * n / (k * (k + 1)) * (float((avg**2).sum()) - k * (k + 1) ** 2 / 4)
+    ranks = _ranks(scores, lower_is_better)
+    avg = ranks.mean()
+    sums = ranks.to_numpy().sum(axis=0)
+    correction = _tie_correction(ranks.to_numpy())
+    if correction <= 0:  # every data set ties every learner: no evidence at all
+        chi2 = 0.0
+    else:
+        chi2 = (12.0 / (k * n * (k + 1)) * float(np.sum(sums**2)) - 3 * n * (k + 1)) / correction
+    floor = _min_rank_p(n, k)
     denom = n * (k - 1) - chi2
     if denom <= 1e-9 * n * k:
-        f_stat, f_p = math.inf, 0.0
+        f_stat, f_p = math.inf, floor
     else:
         f_stat = (n - 1) * chi2 / denom
-        f_p = float(sps.f.sf(f_stat, k - 1, (k - 1) * (n - 1)))
-    return FriedmanResult(chi2, float(sps.chi2.sf(chi2, k - 1)), f_stat, f_p, avg, n, k)
+        f_p = max(float(sps.f.sf(f_stat, k - 1, (k - 1) * (n - 1))), floor)
+    perm_p, method, b = _friedman_permutation_p(ranks.to_numpy(), n_permutations, seed)
+    return FriedmanResult(chi2, max(float(sps.chi2.sf(chi2, k - 1)), floor), f_stat, f_p, avg, n, k,
+                          perm_p, method, b)
 
 
 def nemenyi_cd(k: int, n: int, alpha: float = 0.05) -> float:

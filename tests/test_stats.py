@@ -239,13 +239,14 @@ def _bayes(p_left, p_rope, p_right):
 
 
 @pytest.mark.parametrize("probs, threshold, outcome", [
-    ((0.01, 0.03, 0.96), 0.95, "right"),
-    ((0.96, 0.03, 0.01), 0.95, "left"),
+    ((0.01, 0.01, 0.98), 0.95, "right"),
+    ((0.98, 0.01, 0.01), 0.95, "left"),
     ((0.02, 0.96, 0.02), 0.95, "rope"),
-    ((0.0, 0.05, 0.95), 0.95, "right"),  # the threshold itself qualifies
+    ((0.0, 0.025, 0.975), 0.95, "right"),  # (1 + threshold) / 2 itself qualifies a winner
+    ((0.01, 0.03, 0.96), 0.95, "undecided"),  # one-sided 0.96: the 95% interval still reaches the ROPE
     ((0.40, 0.20, 0.40), 0.95, "undecided"),
     ((0.01, 0.10, 0.89), 0.95, "undecided"),  # the old rule's "not warranted" has no place here
-    ((0.01, 0.10, 0.89), 0.85, "right"),
+    ((0.01, 0.10, 0.89), 0.75, "right"),
 ])
 def test_decide_four_outcomes(probs, threshold, outcome):
     assert stats.decide(_bayes(*probs), threshold) == outcome
