@@ -17,7 +17,8 @@ from .run import Run, load_run
 HERE = Path(__file__).parent
 SECTIONS = [
     ("verdict", "Verdict"), ("budget", "Budget"), ("tuning", "Default vs tuned"),
-    ("counterfactual", "Unequal-tuning counterfactual"), ("curves", "Budget curves"),
+    ("counterfactual", "Unequal-tuning counterfactual"), ("learner-pairs", "Learner against learner"),
+    ("curves", "Budget curves"),
     ("across", "Across datasets"), ("metrics", "Metric panel"), ("cost", "Compute cost vs score"),
     ("pairs", "Pairs run and skipped"), ("datasets", "Dataset profiles"),
     ("manifest", "Reproducibility manifest"),
@@ -51,7 +52,9 @@ def render(a: Analysis, figs: dict) -> str:
         plotly_js=Markup(get_plotlyjs()), css=Markup((HERE / "report.css").read_text()),
         study=m.get("study") or a.run.dir.name, manifest_info=m, cfg=cfg, checks=checks,
         sections=check_sections.toc(SECTIONS, checks),
-        datasets=a.run.datasets, figs=figs, verdicts=context.verdict_cards(a),
+        datasets=a.run.datasets, figs=figs, verdicts=context.verdict_cards(a, check_sections.load(a.run.dir)),
+        verdict_summary=context.verdict_summary(a), how_chosen=context.verdict.HOW_CHOSEN,
+        learner_pairs=context.learner_pair_rows(a), repeats=a.run.repeats,
         budget=context.budget_rows(a), unequal=[d for d in a.run.datasets if a.unequal(d)],
         tuning=context.tuning_rows(a), counterfactual=context.counterfactual_rows(a),
         across=context.across_context(a), panels=context.metric_panels(a),

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from . import comparisons, tables
-from .comparisons import Across, DatasetVerdict
+from .comparisons import Across, DatasetVerdict, VerdictSummary
 from .run import Run
 
 
@@ -26,6 +26,7 @@ class Analysis:
     test_curves: dict[str, pd.DataFrame]
     cost: pd.DataFrame
     pairs: pd.DataFrame
+    verdict_summary: VerdictSummary
 
     @property
     def tuned(self) -> pd.DataFrame:
@@ -55,4 +56,5 @@ def analyse(run: Run) -> Analysis:
     return Analysis(run, metric, tables.budget_table(run.trials), summary,
                     tables.default_vs_tuned(summary), verdicts, comparisons.across_datasets(tuned),
                     val, test, tables.cost_table(run.trials, run.fits, tuned),
-                    tables.pairs_table(run.manifest, run.trials))
+                    tables.pairs_table(run.manifest, run.trials),
+                    comparisons.summarise_verdicts(verdicts))

@@ -17,12 +17,21 @@ from . import labels, tables
 BOUNDED = {"auroc", "auprc", "balanced_accuracy", "mcc", "accuracy", "brier", "r2"}
 DEFAULT_ROPE = 0.01
 RELATIVE_ROPE = 0.01  # unbounded metrics (RMSE, MAE, log loss): 1 % of the classical score
-DECISIVE = 0.95  # posterior mass that settles a question
+DECISIVE = 0.95  # posterior mass that settles a question, for either side alike
+
+
+OUTCOMES = {"right": "deep", "left": "classical", "rope": "equivalent", "undecided": "undecided"}
 
 
 @dataclass(frozen=True)
 class Comparison:
-    """Deep learner against classical learner on one dataset, over matched outer folds."""
+    """Deep against classical on one dataset, over matched outer folds.
+
+    For the verdict both sides are families chosen like AutoML systems: in each outer fold each
+    family picks its learner and configuration by inner-validation score only (``*_picks`` say
+    how often each learner was picked); ``deep``/``classical`` then name the most frequent pick.
+    For a per-learner pair they are single learners.
+    """
 
     dataset: str
     metric: str
@@ -31,7 +40,7 @@ class Comparison:
     classical: str
     classical_config: str
     n_folds: int
-    mean: float  # oriented: > 0 means the deep learner scored better
+    mean: float  # oriented: > 0 means the deep side scored better
     ci: tuple[float, float]
     p: float
     rope: float
@@ -40,28 +49,29 @@ class Comparison:
     p_classical: float
     deep_seconds: float
     classical_seconds: float
+    deep_picks: tuple[tuple[str, int], ...] = ()
+    classical_picks: tuple[tuple[str, int], ...] = ()
 
     @property
     def outcome(self) -> str:
         """deep, classical or equivalent when that region holds >= 95 % of the posterior;
-        otherwise not_deep when P(deep better) < 0.5, else unclear."""
-        for name, p in (("deep", self.p_deep), ("classical", self.p_classical),
-                        ("equivalent", self.p_rope)):
-            if p >= DECISIVE:
-                return name
-        return "not_deep" if self.p_deep < 0.5 else "unclear"
+        otherwise undecided. The rule is symmetric: each side needs the same evidence."""
+        bayes = stats.BayesResult(self.p_classical, self.p_rope, self.p_deep, self.mean, 0.0,
+                                  self.n_folds - 1)
+        return OUTCOMES[stats.decide(bayes, DECISIVE)]
 
     @property
     def cost_ratio(self) -> float:
-        """Deep seconds per classical second (inf when the classical learner took no time)."""
+        """Deep seconds per classical second (inf when the classical side took no time)."""
         if self.classical_seconds > 0:
             return self.deep_seconds / self.classical_seconds
         return np.inf if self.deep_seconds > 0 else np.nan
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class DatasetVerdict:
-    """The equal-budget comparison and its two unequal-tuning counterfactuals."""
+    """The equal-budget family comparison, its two unequal-tuning counterfactuals, and every
+    deep-classical learner pair (Holm-corrected)."""
 
     dataset: str
     metric: str
@@ -71,6 +81,7 @@ class DatasetVerdict:
     deep_tuned_vs_classical_default: Comparison | None = None
     deep_default_vs_classical_tuned: Comparison | None = None
     reason: str = ""  # why there is no equal-budget comparison
+    pairs: pd.DataFrame | None = None
 
 
 def rope_for(metric: str, reference: float) -> tuple[float, str]:
@@ -79,60 +90,127 @@ def rope_for(metric: str, reference: float) -> tuple[float, str]:
     if metric in BOUNDED or not np.isfinite(reference):
         return DEFAULT_ROPE, f"±{DEFAULT_ROPE:g} {name} (the default for metrics on a [0, 1] scale)"
     rope = float(f"{RELATIVE_ROPE * abs(reference):.2g}")
-    return rope, f"±{rope:g} {name} (1% of the best classical score, as {name} has no fixed scale)"
+    return rope, f"±{rope:g} {name} (1% of the classical family's score, as {name} has no fixed scale)"
 
 
-def compare(scores: pd.DataFrame, trials: pd.DataFrame, dataset: str, metric: str,
-            deep: tuple[str, str], classical: tuple[str, str], ratio: float,
-            rope: float) -> Comparison | str:
-    """Corrected t-test and Bayesian correlated t-test on oriented fold differences.
+def family_folds(scores: pd.DataFrame, trials: pd.DataFrame, dataset: str, metric: str,
+                 family: str, config: str) -> pd.DataFrame:
+    """Per outer fold, the learner the family picks and that pick's outer test score.
 
-    ``deep`` and ``classical`` are (learner, config).  Returns a sentence instead when
-    fewer than two outer folds have both scores (no variance, no test).
+    The pick is the learner whose ``config`` (default: trial 0; tuned: the best trial) has the
+    best inner-validation score (:func:`stats.nested_selection`); the outer test folds play no
+    part in it. A learner whose outer refit failed on a fold is not available there, as an
+    AutoML system falls back to its next candidate when a refit crashes.
     """
-    a = tables.fold_values(scores, dataset, *deep, metric)
-    b = tables.fold_values(scores, dataset, *classical, metric)
-    a, b = a.align(b, join="inner")
+    s = scores[(scores["dataset"] == dataset) & (scores["config"] == config)
+               & (scores["family"] == family) & (scores["metric"] == metric)]
+    folds = sorted(set(scores.loc[scores["dataset"] == dataset, "outer_fold"]))
+    if s.empty:
+        return pd.DataFrame({"pick": None, "test": np.nan}, index=pd.Index(folds, name="outer_fold"))
+    test = s.pivot_table(index="outer_fold", columns="learner", values="value", aggfunc="first")
+    number = s.pivot_table(index="outer_fold", columns="learner", values="trial", aggfunc="first")
+    t = trials[(trials["dataset"] == dataset) & (trials["state"] == "COMPLETE")]
+    value = t.set_index(["outer_fold", "learner", "trial"])["value"]
+    value = value[~value.index.duplicated()]
+    val = pd.DataFrame([[value.get((f, l, n), np.nan) if pd.notna(n) else np.nan
+                         for l, n in row.items()] for f, row in number.iterrows()],
+                       index=number.index, columns=number.columns, dtype=float)
+    test, val = test.reindex(index=folds, columns=number.columns), val.reindex(index=folds)
+    val = val.astype(float).where(np.isfinite(test.astype(float)))
+    return stats.nested_selection(val, test, lower_is_better=tables.orient(metric) < 0)
+
+
+def _picks(series: pd.Series) -> tuple[tuple[str, int], ...]:
+    counts = series.dropna().value_counts()
+    return tuple(sorted(((str(k), int(v)) for k, v in counts.items()), key=lambda kv: (-kv[1], kv[0])))
+
+
+def _test(dataset, metric, a: pd.Series, b: pd.Series, ratio: float, rope: float, seconds,
+          names, configs, picks=((), ())) -> Comparison | str:
+    """Corrected t-test and Bayesian correlated t-test on the oriented differences a - b."""
+    a, b = a.dropna().align(b.dropna(), join="inner")
     if len(a) < 2:
         plural = "s" if len(a) != 1 else ""
-        return f"only {len(a)} outer fold{plural} scored both learners; a test needs 2"
-    d = tables.orient(metric) * (a.to_numpy() - b.to_numpy())
+        return f"only {len(a)} outer fold{plural} scored both sides; a test needs 2"
+    d = tables.orient(metric) * (a.to_numpy(dtype=float) - b.to_numpy(dtype=float))
     t = stats.corrected_ttest(d, ratio)
     bayes = stats.bayesian_correlated_ttest(d, ratio, rope)
+    return Comparison(dataset, metric, names[0], configs[0], names[1], configs[1], len(d), t.mean,
+                      t.ci, t.p, rope, bayes.p_right, bayes.p_rope, bayes.p_left, *seconds, *picks)
+
+
+def compare_families(scores: pd.DataFrame, trials: pd.DataFrame, dataset: str, metric: str,
+                     deep_config: str, classical_config: str, ratio: float,
+                     rope: float) -> Comparison | str:
+    """The deep family against the classical family, each chosen per fold by validation."""
+    deep = family_folds(scores, trials, dataset, metric, "deep", deep_config)
+    cls = family_folds(scores, trials, dataset, metric, "classical", classical_config)
+    for name, side in (("deep", deep), ("classical", cls)):
+        lost = side.index[side["test"].isna()].tolist()
+        if lost:  # dropping those folds would flatter a fragile family
+            folds = ", ".join(str(k) for k in lost)
+            return (f"the {name} family has no outer test score on fold{'s' if len(lost) > 1 else ''} "
+                    f"{folds} (no {name} learner's {deep_config if name == 'deep' else classical_config} "
+                    "refit succeeded there)")
+    secs = trials[trials["dataset"] == dataset].groupby("family")["seconds"].sum()
+    dp, cp = _picks(deep["pick"]), _picks(cls["pick"])
+    return _test(dataset, metric, deep["test"], cls["test"], ratio, rope,
+                 (float(secs.get("deep", 0.0)), float(secs.get("classical", 0.0))),
+                 (dp[0][0] if dp else "", cp[0][0] if cp else ""), (deep_config, classical_config),
+                 (dp, cp))
+
+
+def learner_pairs(scores: pd.DataFrame, trials: pd.DataFrame, dataset: str, metric: str,
+                  ratio: float, rope: float) -> pd.DataFrame:
+    """Every tuned deep learner against every tuned classical learner, never a maximum:
+    corrected t-test p-values Holm-adjusted over all pairs of the dataset."""
+    cols = ["deep", "classical", "n_folds", "mean", "ci_low", "ci_high", "p", "p_holm", "p_deep",
+            "p_rope", "p_classical", "outcome"]
+    tuned = scores[(scores["dataset"] == dataset) & (scores["config"] == "tuned")
+                   & (scores["metric"] == metric)]
     secs = trials[trials["dataset"] == dataset].groupby("learner")["seconds"].sum()
-    return Comparison(dataset, metric, deep[0], deep[1], classical[0], classical[1], len(d),
-                      t.mean, t.ci, t.p, rope, bayes.p_right, bayes.p_rope, bayes.p_left,
-                      float(secs.get(deep[0], 0.0)), float(secs.get(classical[0], 0.0)))
+    rows = []
+    names = sorted(set(tuned["learner"]))
+    for dl in [n for n in names if tables.family_of(n) == "deep"]:
+        for cl in [n for n in names if tables.family_of(n) == "classical"]:
+            c = _test(dataset, metric, tables.fold_values(scores, dataset, dl, "tuned", metric),
+                      tables.fold_values(scores, dataset, cl, "tuned", metric), ratio, rope,
+                      (float(secs.get(dl, 0.0)), float(secs.get(cl, 0.0))), (dl, cl),
+                      ("tuned", "tuned"))
+            if isinstance(c, Comparison):
+                rows.append([dl, cl, c.n_folds, c.mean, *c.ci, c.p, np.nan, c.p_deep, c.p_rope,
+                             c.p_classical, c.outcome])
+    out = pd.DataFrame(rows, columns=cols)
+    if len(out):
+        out["p_holm"] = stats.holm(out["p"])
+    return out
 
 
 def dataset_verdict(scores: pd.DataFrame, trials: pd.DataFrame, summary: pd.DataFrame,
                     dataset: str, metric: str, ratio: float) -> DatasetVerdict:
-    """Best tuned deep against best tuned classical, plus the two unequal-tuning comparisons.
+    """Deep family against classical family (both tuned), the two unequal-tuning comparisons
+    (one family at its defaults) and all learner pairs.
 
-    ``summary`` is :func:`tables.score_summary` on the primary metric, both configs.
+    ``summary`` is :func:`tables.score_summary` on the primary metric, both configs; it only
+    decides whether both families ran and sets the ROPE of unbounded metrics.
     """
-    best = tables.best_learners(summary[summary["dataset"] == dataset])
-    pick = {(r.config, r.family): r for r in best.itertuples()}
-    ref = pick.get(("tuned", "classical"))
-    rope, note = rope_for(metric, ref.mean if ref is not None else np.nan)
-    missing = _missing_family(summary[summary["dataset"] == dataset])
+    here = summary[summary["dataset"] == dataset]
+    ref = here[(here["config"] == "tuned") & (here["family"] == "classical") & here["scored"]]
+    best = (ref["mean"] * tables.orientation(ref["metric"])).max() if len(ref) else np.nan
+    rope, note = rope_for(metric, abs(best) if np.isfinite(best) else np.nan)
+    missing = _missing_family(here)
     if missing:
         return DatasetVerdict(dataset, metric, rope, note, reason=missing)
     out = {}
     for key, dcfg, ccfg in (("equal", "tuned", "tuned"),
                             ("deep_tuned_vs_classical_default", "tuned", "default"),
                             ("deep_default_vs_classical_tuned", "default", "tuned")):
-        d, c = pick.get((dcfg, "deep")), pick.get((ccfg, "classical"))
-        if d is not None and c is not None:
-            res = compare(scores, trials, dataset, metric, (d.learner, dcfg), (c.learner, ccfg),
-                          ratio, rope)
-            out[key] = res if isinstance(res, Comparison) else None
-            if key == "equal" and isinstance(res, str):
-                return DatasetVerdict(dataset, metric, rope, note, reason=res)
-    if out.get("equal") is None:
-        return DatasetVerdict(dataset, metric, rope, note, **out, reason=_no_score_reason(
-            summary[summary["dataset"] == dataset]))
-    return DatasetVerdict(dataset, metric, rope, note, **out)
+        res = compare_families(scores, trials, dataset, metric, dcfg, ccfg, ratio, rope)
+        if key == "equal" and isinstance(res, str):
+            return DatasetVerdict(dataset, metric, rope, note, reason=res)
+        out[key] = res if isinstance(res, Comparison) else None
+    pairs = learner_pairs(scores, trials, dataset, metric, ratio, rope)
+    return DatasetVerdict(dataset, metric, rope, note, **out, pairs=pairs)
 
 
 def _missing_family(summary: pd.DataFrame) -> str:
@@ -144,13 +222,33 @@ def _missing_family(summary: pd.DataFrame) -> str:
     return ""
 
 
-def _no_score_reason(summary: pd.DataFrame) -> str:
-    tuned = summary[summary["config"] == "tuned"]
-    for fam in ("deep", "classical"):
-        if not tuned[(tuned["family"] == fam) & tuned["scored"]].shape[0]:
-            names = ", ".join(sorted(tuned.loc[tuned["family"] == fam, "learner"]))
-            return f"no {fam} learner ({names}) has a tuned score on every outer fold"
-    return "the scores could not be compared"
+@dataclass(frozen=True, eq=False)
+class VerdictSummary:
+    """The family verdicts over datasets: outcome counts, Holm over datasets, and the Bayesian
+    signed-rank test on the datasets' mean differences (Benavoli et al. 2017, section 5)."""
+
+    counts: dict[str, int]
+    table: pd.DataFrame  # dataset, mean, p, p_holm, outcome
+    signed_rank: stats.SignedRankResult | None
+    rope: float
+
+
+def summarise_verdicts(verdicts: dict[str, DatasetVerdict]) -> VerdictSummary:
+    """One line across datasets that accounts for testing several of them."""
+    rows = [(d, v.equal.mean, v.equal.p, v.equal.outcome, v.rope, v.metric)
+            for d, v in verdicts.items() if v.equal is not None]
+    table = pd.DataFrame(rows, columns=["dataset", "mean", "p", "outcome", "rope", "metric"])
+    counts = {o: int((table["outcome"] == o).sum()) for o in OUTCOMES.values()}
+    if not len(table):
+        return VerdictSummary(counts, table.assign(p_holm=[]), None, DEFAULT_ROPE)
+    table["p_holm"] = stats.holm(table["p"])
+    ropes = set(table["rope"])
+    signed = None
+    bounded = table["metric"].isin(BOUNDED).all()
+    if len(table) >= 2 and len(ropes) == 1 and bounded:  # differences on one [0, 1] scale
+        m = table["mean"].to_numpy()
+        signed = stats.bayesian_signed_rank(m, np.zeros_like(m), rope=ropes.pop())
+    return VerdictSummary(counts, table, signed, float(table["rope"].iloc[0]))
 
 
 @dataclass(frozen=True, eq=False)

@@ -23,22 +23,73 @@ def pm(mean, sd) -> str:
     return f"{mean:.3f} ± {sd:.3f}" if sd is not None and np.isfinite(sd) else f"{mean:.3f}"
 
 
-def verdict_cards(a: Analysis) -> list[dict]:
-    """One card per dataset: the sentence, its tone, and the ROPE it used."""
+def verdict_cards(a: Analysis, checks: dict | None = None) -> list[dict]:
+    """One card per dataset: the sentence, its tone, the ROPE it used, and the checks at level
+    "problem" that qualify it (each linked to its finding)."""
     cards = []
     for d in a.run.datasets:
         v = a.verdicts.get(d)
+        gates = problem_checks(checks, d)
         if v is None:
-            cards.append(dict(dataset=d, tone="none", rope="",
+            cards.append(dict(dataset=d, tone="none", rope="", gates=gates,
                               text=f"No verdict on {d}: no outer test scores were stored."))
             continue
-        text = verdict.sentence(v, a.unequal(d))
+        text = verdict.sentence(v, a.unequal(d), a.run.repeats)
         if v.equal is None:
             text = text[:-1] + _skipped_note(a, d) + "."
         tone = {"warranted": "warranted", "not warranted": "not", "inconclusive": "unclear"}.get(
             verdict.category(v.equal), "none")
-        cards.append(dict(dataset=d, tone=tone, text=text, rope=v.rope_note))
+        cards.append(dict(dataset=d, tone=tone, text=text, rope=v.rope_note, gates=gates))
     return cards
+
+
+def problem_checks(checks: dict | None, dataset: str) -> list[dict]:
+    """The dataset's findings at level "problem": they qualify its verdict (README, "Checks that
+    gate the verdict"), with the anchor of the finding in the checks sections."""
+    entry = ((checks or {}).get("datasets") or {}).get(dataset) or {}
+    return [dict(title=f["title"], check=f["check"], href=f"#check-{dataset}-{f['check']}")
+            for f in entry.get("findings", []) if f.get("level") == "problem"]
+
+
+def verdict_summary(a: Analysis) -> dict:
+    """The line across datasets: outcome counts, Holm over datasets, the signed-rank test."""
+    s = a.verdict_summary
+    n = int(sum(s.counts.values()))
+    if not n:
+        return dict(available=False, text="")
+    words = {"deep": "deep better", "classical": "classical better",
+             "equivalent": "practically equivalent", "undecided": "undecided"}
+    counts = ", ".join(f"{s.counts[k]} {w}" for k, w in words.items())
+    text = f"Across {n} dataset{'s' if n != 1 else ''}: {counts}."
+    if n >= 2:
+        alive = s.table[s.table["p_holm"] < 0.05]
+        named = ", ".join(f"{r.dataset} ({verdict.num(r.mean)})" for r in alive.itertuples())
+        text += (f" Corrected t-tests with Holm's adjustment over the {n} datasets: "
+                 + (f"a family difference remains significant at 0.05 on {named}." if len(alive)
+                    else "no family difference remains significant at 0.05."))
+    if s.signed_rank is not None:
+        r = s.signed_rank
+        text += (f" Bayesian signed-rank test over the datasets' mean differences (ROPE {s.rope:g}): "
+                 f"P(deep better) {verdict.p_is(r.p_right)}, P(equivalent) {verdict.p_is(r.p_rope)}, "
+                 f"P(classical better) {verdict.p_is(r.p_left)}.")
+    return dict(available=True, text=text)
+
+
+def learner_pair_rows(a: Analysis) -> list[dict]:
+    """Per dataset: every tuned deep learner against every tuned classical learner, Holm-adjusted."""
+    blocks = []
+    for d in a.run.datasets:
+        v = a.verdicts.get(d)
+        if v is None or v.pairs is None or not len(v.pairs):
+            continue
+        rows = [dict(deep=labels.learner(r.deep), classical=labels.learner(r.classical),
+                     diff=verdict.num(r.mean), ci=f"{verdict.num(r.ci_low)} to {verdict.num(r.ci_high)}",
+                     p=verdict.prob(r.p), p_holm=verdict.prob(r.p_holm),
+                     p_deep=verdict.prob(r.p_deep), p_rope=verdict.prob(r.p_rope),
+                     p_classical=verdict.prob(r.p_classical), outcome=verdict.OUTCOME_WORDS[r.outcome])
+                for r in v.pairs.itertuples()]
+        blocks.append(dict(dataset=d, metric=labels.metric(v.metric), rows=rows))
+    return blocks
 
 
 def _skipped_note(a: Analysis, dataset: str) -> str:
@@ -62,8 +113,8 @@ def counterfactual_rows(a: Analysis) -> list[dict]:
                            ("deep_default_vs_classical_tuned", "deep default vs classical tuned")):
             c = getattr(v, key)
             rows.append(dict(label=label, key=key, available=c is not None,
-                             deep=labels.learner(c.deep) if c else "",
-                             classical=labels.learner(c.classical) if c else "",
+                             deep=verdict.picks_text(c.deep_picks) if c else "",
+                             classical=verdict.picks_text(c.classical_picks) if c else "",
                              diff=verdict.num(c.mean) if c else "n/a",
                              ci=f"{verdict.num(c.ci[0])} to {verdict.num(c.ci[1])}" if c else "n/a",
                              p_deep=verdict.prob(c.p_deep) if c else "n/a", outcome=verdict.outcome(c),

@@ -81,7 +81,7 @@ def forest(verdicts: list[DatasetVerdict], counterfactual: bool = True) -> go.Fi
             c = getattr(v, key)
             if c is None:
                 continue
-            y = f"{label}<br><sub>{labels.learner(c.deep)} − {labels.learner(c.classical)}</sub>"
+            y = f"{label}<br><sub>deep family − classical family</sub>"
             fig.add_trace(go.Scatter(
                 x=[c.mean], y=[y], mode="markers", marker=dict(color=col, size=11),
                 error_x=dict(type="data", symmetric=False, array=[c.ci[1] - c.mean],

@@ -43,6 +43,17 @@ class Run:
             return info["metric"]
         return "rmse" if info.get("task") == "regression" else "auroc"
 
+    @property
+    def repeats(self) -> int:
+        """Repeats of the outer cross-validation (1 for runs made before repeats existed)."""
+        return int(((self.manifest.get("config") or {}).get("splits") or {}).get("repeats") or 1)
+
+    @property
+    def outer_folds(self) -> int | None:
+        """Folds per repeat, as the study asked."""
+        k = ((self.manifest.get("config") or {}).get("splits") or {}).get("outer_folds")
+        return int(k) if k else None
+
     def n_folds(self, dataset: str) -> int:
         return int(self.scores.loc[self.scores["dataset"] == dataset, "outer_fold"].nunique())
 
@@ -66,8 +77,9 @@ def load_run(run_dir: Path) -> Run:
         if "value" in frame:
             frame["value"] = pd.to_numeric(frame["value"], errors="coerce").astype(float)
     names = set(manifest.get("datasets", {})) | set(scores["dataset"])
+    k = ((manifest.get("config") or {}).get("splits") or {}).get("outer_folds")
     return Run(run_dir, manifest, trials, scores, curves, _fits(run_dir, scores),
-               {d: _ratio(run_dir, d, scores) for d in names})
+               {d: _ratio(run_dir, d, scores, k) for d in names})
 
 
 def _fits(run_dir: Path, scores: pd.DataFrame) -> pd.DataFrame:
@@ -85,10 +97,11 @@ def _fits(run_dir: Path, scores: pd.DataFrame) -> pd.DataFrame:
     return fits
 
 
-def _ratio(run_dir: Path, dataset: str, scores: pd.DataFrame) -> float:
+def _ratio(run_dir: Path, dataset: str, scores: pd.DataFrame, k: int | None = None) -> float:
     """n_test / n_train for the corrected t-test, from the stored splits.
 
-    Without a split file the k-fold value 1/(k-1) is the honest fallback.
+    Without a split file the k-fold value 1/(k-1) is the honest fallback, with k the folds per
+    repeat (repeated cross-validation has more folds in its tables than in each split).
     """
     path = run_dir / "splits" / f"{dataset}.json"
     if path.exists():
@@ -96,5 +109,5 @@ def _ratio(run_dir: Path, dataset: str, scores: pd.DataFrame) -> float:
         ratios = [len(f["test"]) / len(f["train"]) for f in folds if f.get("train")]
         if ratios:
             return float(np.mean(ratios))
-    k = scores.loc[scores["dataset"] == dataset, "outer_fold"].nunique()
+    k = k or scores.loc[scores["dataset"] == dataset, "outer_fold"].nunique()
     return 1 / (k - 1) if k > 1 else 1.0

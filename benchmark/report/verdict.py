@@ -1,9 +1,12 @@
 """Plain-words verdicts from the comparisons: what a biologist should conclude, and how sure.
 
-The rule: deep learning is called warranted only when the posterior probability that the best
-tuned deep learner beats the best tuned classical one by more than the ROPE is at least 0.95.
-It is called not warranted when that probability is below 0.5, or when the classical learner is
-better or practically equivalent with probability >= 0.95; anything else is inconclusive, never a win.
+Each family (classical, deep) acts as one AutoML system: in every outer fold it picks its learner
+and configuration by inner-validation score alone, and only that pick meets the outer test fold,
+so no selection touches the folds the verdict is tested on. The rule is symmetric with four
+outcomes from the Bayesian correlated t-test (:func:`benchmark.stats.decide`): deep better by
+more than the ROPE (deep learning warranted) or classical better by more than the ROPE, each
+needing P >= 0.975 (the 95% interval wholly beyond the ROPE), or practically equivalent, needing
+P >= 0.95 (both: not warranted); anything else is undecided.
 """
 from __future__ import annotations
 
@@ -13,12 +16,14 @@ from . import labels
 from .comparisons import DECISIVE, Comparison, DatasetVerdict
 
 WARRANTED = DECISIVE
+WINNER = (1 + DECISIVE) / 2  # a winner is two-sided: each side gets half of the 5 %
 
 OUTCOME_WORDS = {"deep": "deep better", "classical": "classical better",
-                 "equivalent": "practically equivalent", "not_deep": "deep not better",
-                 "unclear": "inconclusive"}
-CATEGORY = {"deep": "warranted", "unclear": "inconclusive", "classical": "not warranted",
-            "equivalent": "not warranted", "not_deep": "not warranted"}
+                 "equivalent": "practically equivalent", "undecided": "undecided"}
+CATEGORY = {"deep": "warranted", "undecided": "inconclusive", "classical": "not warranted",
+            "equivalent": "not warranted"}
+HOW_CHOSEN = ("Each family chose its learner and configuration in every outer fold by inner-validation "
+              "score alone, like an AutoML system; the outer test folds only scored that choice.")
 
 
 def num(x: float, digits: int = 3) -> str:
@@ -59,14 +64,27 @@ def cost_words(ratio: float, subject: str) -> str:
     return f"at {ratio:.0f}× the compute" if ratio >= 1.5 else f"at 1/{1 / ratio:.0f} of the compute"
 
 
-def interval(c: Comparison) -> str:
+def folds_text(n: int, repeats: int = 1) -> str:
+    if repeats > 1 and n % repeats == 0:
+        return f"{n} outer folds ({n // repeats} folds × {repeats} repeats)"
+    return f"{n} outer folds"
+
+
+def interval(c: Comparison, repeats: int = 1) -> str:
     m = labels.metric(c.metric)
     return (f"mean difference {num(c.mean)} {m}, 95% CI {num(c.ci[0])} to {num(c.ci[1])} "
-            f"over {c.n_folds} outer folds")
+            f"over {folds_text(c.n_folds, repeats)}")
 
 
-def p_deep_text(c: Comparison) -> str:
-    return f"P({labels.learner(c.deep)} better by > {c.rope:g}) {p_is(c.p_deep)}"
+def picks_text(picks) -> str:
+    """"1D CNN in 7 folds, MLP in 3": what a family chose, most frequent first."""
+    parts = [f"{labels.learner(name)} in {n} fold{'s' if n != 1 else ''}" for name, n in picks]
+    return ", ".join(parts) if parts else "no learner"
+
+
+def probabilities(c: Comparison) -> str:
+    return (f"P(deep better by > {c.rope:g}) {p_is(c.p_deep)}, P(practically equivalent) "
+            f"{p_is(c.p_rope)}, P(classical better by > {c.rope:g}) {p_is(c.p_classical)}")
 
 
 def category(c: Comparison | None) -> str:
@@ -74,25 +92,30 @@ def category(c: Comparison | None) -> str:
     return "not available" if c is None else CATEGORY[c.outcome]
 
 
-def sentence(v: DatasetVerdict, unequal_budget: bool = False) -> str:
+def sentence(v: DatasetVerdict, unequal_budget: bool = False, repeats: int = 1) -> str:
     """The headline for one dataset."""
     if v.equal is None:
         return f"No verdict on {v.dataset}: {v.reason}."
     c = v.equal
-    deep, cls = labels.learner(c.deep), labels.learner(c.classical)
+    sides = (f"the deep family (picked {picks_text(c.deep_picks)}) and the classical family "
+             f"(picked {picks_text(c.classical_picks)})")
+    facts = f"{interval(c, repeats)}; {probabilities(c)}"
     if c.outcome == "deep":
-        text = (f"Deep learning is warranted on {v.dataset}: the tuned {deep} beats the tuned {cls} "
-                f"({interval(c)}; {p_deep_text(c)}) {cost_words(c.cost_ratio, 'deep')}.")
-    elif c.outcome == "unclear":
-        text = (f"The evidence on {v.dataset} is inconclusive: the tuned {deep} leads the tuned {cls} "
-                f"({interval(c)}), but {p_deep_text(c)}, short of {WARRANTED}; the {cls} gets "
-                f"there {cost_words(c.cost_ratio, 'classical')}.")
+        text = (f"Deep learning is warranted on {v.dataset}: the deep family beats the classical family "
+                f"by more than the ROPE ({facts}) {cost_words(c.cost_ratio, 'deep')}; {sides}.")
+    elif c.outcome == "classical":
+        text = (f"Deep learning is not warranted on {v.dataset}: the classical family is better by more "
+                f"than the ROPE ({facts}) {cost_words(c.cost_ratio, 'classical')}; {sides}.")
+    elif c.outcome == "equivalent":
+        text = (f"Deep learning is not warranted on {v.dataset}: the two families are practically "
+                f"equivalent ({facts}); the classical family gets there "
+                f"{cost_words(c.cost_ratio, 'classical')}; {sides}.")
     else:
-        how = {"classical": "better", "equivalent": "as good"}.get(c.outcome, "as good or better")
-        text = (f"Deep learning is not warranted on {v.dataset}: the tuned {cls} is {how} "
-                f"({p_deep_text(c)}; {interval(c)}) {cost_words(c.cost_ratio, 'classical')}.")
-    if c.n_folds == 2:
-        text += " With only 2 outer folds the interval is wide."
+        text = (f"Undecided on {v.dataset}: neither family is better by more than the ROPE with "
+                f"P ≥ {WINNER:g}, nor are they practically equivalent with P ≥ {WARRANTED:g} ({facts}); "
+                f"more data or more outer folds would be needed to decide; {sides}.")
+    if c.n_folds < 5:
+        text += f" With only {c.n_folds} outer folds the interval is wide."
     if unequal_budget:
         text += (" Caution: the learners did not all get the same number of trials here "
                  "(see the budget table).")
