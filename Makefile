@@ -5,7 +5,8 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 STUDY  ?= quick
 
-.PHONY: benchmark test test-all venv browser clean bench-report bench-nn bench-fit bench-orchestration
+.PHONY: benchmark test test-all venv browser clean bench-report bench-nn bench-fit bench-orchestration \
+        bench-calibration
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -40,6 +41,12 @@ bench-fit: $(STAMP)
 bench-orchestration: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[bench]"
 	$(PY) scripts/bench_orchestration.py
+
+# Simulations whose truth is known: the verdict rule's false positives, selection bias and power,
+# and the shuffled-label controls' false-alarm rate on clean small data.
+bench-calibration: $(STAMP)
+	$(PY) scripts/bench_calibration.py
+	$(PY) scripts/bench_controls.py
 
 bench-report: $(STAMP)
 	$(PY) scripts/bench_report.py reports/$(STUDY)
