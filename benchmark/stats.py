@@ -213,7 +213,7 @@ def bayesian_correlated_ttest(differences, test_train_ratio: float, rope: float)
     return BayesResult(p_left, max(0.0, 1 - p_left - p_right), p_right, mean, scale, df)
 
 
-def decide(result: BayesResult, threshold: float = 0.95) -> str:
+def decide(result: BayesResult | SignedRankResult, threshold: float = 0.95) -> str:
     """Four-outcome symmetric rule on a posterior of A - B (Benavoli et al. 2017, section 3.3).
 
     "right" (A better by more than the ROPE) or "left" (B better) when that region holds at
@@ -251,12 +251,15 @@ def nested_selection(validation: pd.DataFrame, test: pd.DataFrame,
         raise ValueError("validation and test must have the same index and columns")
     val = validation.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
     scores = test.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
-    signed = np.where(np.isfinite(val), -val if lower_is_better else val, -np.inf)
-    has = np.isfinite(val).any(axis=1) if val.size else np.zeros(len(validation), dtype=bool)
-    best = signed.argmax(axis=1) if val.shape[1] else np.zeros(len(validation), dtype=int)
-    rows = np.arange(len(validation))
-    picks = [validation.columns[j] if ok else None for j, ok in zip(best, has)]
-    picked = np.where(has, scores[rows, best] if val.shape[1] else np.nan, np.nan)
+    ok = np.isfinite(val)
+    signed = np.where(ok, -val if lower_is_better else val, -np.inf)
+    has = ok.any(axis=1)
+    if val.shape[1]:
+        best = signed.argmax(axis=1)  # the first maximum: ties go to the first column
+        picked = np.where(has, scores[np.arange(len(val)), best], np.nan)
+    else:
+        best, picked = np.zeros(len(val), dtype=int), np.full(len(val), np.nan)
+    picks = [validation.columns[j] if h else None for j, h in zip(best, has)]
     return pd.DataFrame({"pick": pd.Series(picks, index=validation.index, dtype=object),
                          "test": pd.Series(picked, index=validation.index, dtype=float)})
 
@@ -282,7 +285,7 @@ def _tie_correction(ranks: np.ndarray) -> float:
 def _min_rank_p(n: int, k: int) -> float:
     """A floor for any rank test's p on an N x k table: no observed set of rankings has
     probability below (k!)^-N under the null, so no p can be smaller."""
-    return max(math.exp(-n * math.lgamma(k + 1)), np.finfo(float).tiny)
+    return max(1 / math.factorial(k) ** n, float(np.finfo(float).tiny))  # int / int: exact
 
 
 def _rank_sum_statistic(doubled: np.ndarray) -> np.ndarray:
@@ -319,14 +322,16 @@ def _friedman_permutation_p(ranks: np.ndarray, n_permutations: int, seed: int
 
 
 def friedman(table: pd.DataFrame, lower_is_better: bool = False, n_permutations: int = 10_000,
-             seed: int = 0) -> FriedmanResult:
+             seed: int = 0, tie_correction: bool = True) -> FriedmanResult:
     """Friedman test with ties corrected, Iman-Davenport F and a permutation p (Demsar 2006, 3.2.2).
 
     chi2 is the tie-corrected statistic that ``scipy.stats.friedmanchisquare`` computes
     (Conover 1999, section 5.8): chi2 = (12/(N k (k+1)) sum_j R_j^2 - 3 N (k+1)) / C with
     rank sums R_j and C = 1 - sum(t^3 - t) / (N k (k^2 - 1)) over groups of t tied ranks;
-    without ties C = 1 and it is Demsar's chi2_F.  F_F = (N-1) chi2 / (N(k-1) - chi2),
-    df = (k-1, (k-1)(N-1)) (Iman & Davenport 1980).  Both approximations are doubtful for
+    without ties C = 1 and it is Demsar's chi2_F.  Demsar's formula has no C, so his
+    published figures (e.g. Table 6, where one data set ties all four learners) are
+    reproduced with ``tie_correction=False``.  F_F = (N-1) chi2 / (N(k-1) - chi2),
+    df = (k-1, (k-1)(N-1)) (Iman & Davenport 1980), on the same chi2.  Both approximations are doubtful for
     N < 10 or k < 5 (Demsar), so ``permutation_p`` permutes the ranks within each row:
     exact when (k!)^N <= EXACT_LIMIT, else ``n_permutations`` seeded Monte Carlo draws.
     When every data set ranks the learners alike F_F = inf; no p is ever 0 (the approximate
@@ -339,7 +344,7 @@ def friedman(table: pd.DataFrame, lower_is_better: bool = False, n_permutations:
     ranks = _ranks(scores, lower_is_better)
     avg = ranks.mean()
     sums = ranks.to_numpy().sum(axis=0)
-    correction = _tie_correction(ranks.to_numpy())
+    correction = _tie_correction(ranks.to_numpy()) if tie_correction else 1.0
     if correction <= 0:  # every data set ties every learner: no evidence at all
         chi2 = 0.0
     else:
@@ -362,6 +367,7 @@ def nemenyi_cd(k: int, n: int, alpha: float = 0.05) -> float:
     q_alpha is the studentized range quantile (k groups, infinite df) divided by sqrt(2),
     which reproduces Demsar's Table 5 (up to his third-decimal rounding).
     """
+    alpha = _check_alpha(alpha)
     if k < 2 or n < 1:
         raise ValueError(f"need k >= 2 learners and n >= 1 datasets, got k={k}, n={n}")
     q = sps.studentized_range.ppf(1 - alpha, k, np.inf) / math.sqrt(2)
@@ -395,8 +401,9 @@ def wilcoxon_holm(table: pd.DataFrame, alpha: float = 0.05, lower_is_better: boo
     exhaustive permutations for <= 13 with ties or zeros, the normal approximation
     otherwise).  wilcoxon_p_holm adjusts across all pairs.
     """
+    alpha = _check_alpha(alpha)
     scores = check_table(table)
-    avg = friedman(scores, lower_is_better).avg_ranks
+    avg = _ranks(scores, lower_is_better).mean()
     cd = nemenyi_cd(scores.shape[1], scores.shape[0], alpha)
     rows = []
     for a, b in combinations(scores.columns, 2):
@@ -408,6 +415,73 @@ def wilcoxon_holm(table: pd.DataFrame, alpha: float = 0.05, lower_is_better: boo
     out = pd.DataFrame(rows)
     out["wilcoxon_p_holm"] = holm(out["wilcoxon_p"])
     return out
+
+
+def min_wilcoxon_p(n: int) -> float:
+    """Smallest two-sided p the exact Wilcoxon signed-rank test can give on n pairs: 2 / 2^n.
+
+    It is reached only when all n differences share a sign; so n <= 5 can never give
+    p < 0.05, whatever the data.
+    """
+    if int(n) != n or n < 1:
+        raise ValueError(f"n must be a whole number >= 1 (pairs compared), got {n}")
+    return min(1.0, 2 / 2 ** int(n))  # int / int: exact, underflows to 0.0
+
+
+def across_warnings(n_datasets: int, n_learners: int, alpha: float = 0.05) -> list[str]:
+    """Plain warnings about what a comparison over N data sets and k learners can show.
+
+    Demsar (2006, section 3.2.2) trusts the Friedman chi-square and F approximations only for
+    N >= 10 and k >= 5; below that read the permutation p.  Some tests cannot reach
+    significance at all at small N: the exact Friedman p is at least (k!)^-(N-1) (all data sets
+    ranking alike), the exact two-sided Wilcoxon p at least 2 / 2^N (:func:`min_wilcoxon_p`),
+    Holm multiplies the smallest of m = k(k-1)/2 p-values by m, and a Nemenyi critical
+    difference above k - 1 exceeds any possible difference of average ranks.
+    """
+    alpha = _check_alpha(alpha)
+    n, k = int(n_datasets), int(n_learners)
+    if n < 1 or k < 2:
+        raise ValueError(f"need n_datasets >= 1 and n_learners >= 2, got {n_datasets} and {n_learners}")
+    out = []
+    if n < 10 or k < 5:
+        short = " and ".join(part for part, bad in ((f"{n} datasets", n < 10), (f"{k} learners", k < 5)) if bad)
+        out.append(f"only {short}: the Friedman chi-square and Iman-Davenport F approximations are "
+                   f"trusted from 10 datasets and 5 learners on (Demsar 2006); read the permutation p")
+    friedman_floor = 1 / math.factorial(k) ** (n - 1)  # int / int: exact, underflows to 0.0
+    if friedman_floor > alpha:
+        out.append(f"with {n} datasets and {k} learners the Friedman test cannot reject at alpha = "
+                   f"{alpha:g}: even identical rankings on every dataset give an exact p of "
+                   f"(k!)^-(N-1) = {friedman_floor:.3g}")
+    smallest, m = min_wilcoxon_p(n), k * (k - 1) // 2
+    if smallest > alpha:
+        out.append(f"with {n} datasets no Wilcoxon signed-rank test can reach p <= {alpha:g}: the "
+                   f"smallest exact two-sided p is 2 / 2^{n} = {smallest:.3g}")
+    elif m > 1 and min(1.0, m * smallest) > alpha:
+        out.append(f"with {n} datasets and {m} pairs no Holm-adjusted Wilcoxon p can reach "
+                   f"<= {alpha:g}: the smallest exact two-sided p is 2 / 2^{n} = {smallest:.3g} and "
+                   f"Holm multiplies the smallest of {m} p-values by {m} (= {min(1.0, m * smallest):.3g})")
+    cd = nemenyi_cd(k, n, alpha)
+    if cd > k - 1:
+        out.append(f"the Nemenyi critical difference ({cd:.3f}) exceeds the largest possible difference "
+                   f"of average ranks (k - 1 = {k - 1}): no pair can differ significantly")
+    return out
+
+
+def posthoc_gate(result: FriedmanResult, alpha: float = 0.05) -> str:
+    """Empty when the post-hoc tests may be read; otherwise the reason, in plain words.
+
+    Pairwise Nemenyi or Wilcoxon-Holm results are read only after the omnibus Friedman test
+    rejects equal ranks at ``alpha`` (Demsar 2006, section 3.2.2); the omnibus p is the
+    permutation p where computed (:attr:`FriedmanResult.omnibus_p`).
+    """
+    alpha = _check_alpha(alpha)
+    p = result.omnibus_p
+    if p <= alpha:
+        return ""
+    how = (f"{result.permutation_method} permutation p = {p:.3g}" if math.isfinite(result.permutation_p)
+           else f"Iman-Davenport p = {p:.3g}")
+    return (f"the Friedman test does not reject equal average ranks at alpha = {alpha:g} ({how}), "
+            f"so the pairwise differences are not to be read")
 
 
 def bayesian_signed_rank(a, b, rope: float, n_samples: int = 50000, seed: int = 0,
@@ -437,6 +511,68 @@ def bayesian_signed_rank(a, b, rope: float, n_samples: int = 50000, seed: int = 
     theta = np.column_stack([left, 1 - left - right, right])
     p_left, p_rope, p_right = np.bincount(theta.argmax(axis=1), minlength=3) / n_samples
     return SignedRankResult(float(p_left), float(p_rope), float(p_right))
+
+
+@dataclass(frozen=True, eq=False)
+class FamilySummary:
+    """Deep vs classical over data sets: per-data-set tests, Holm-adjusted, and one overall test.
+
+    ``table`` has one row per data set: n_folds, mean, t, p (corrected t-test), p_holm (Holm
+    over data sets), p_deep / p_rope / p_classical (Bayesian correlated t-test) and decision
+    ("deep", "classical", "equivalent" or "undecided", from :func:`decide`).  ``signed_rank``
+    is the Bayesian signed-rank test over the data sets' mean differences, with its decision;
+    ``note`` says why it was not run, when it was not.
+    """
+
+    table: pd.DataFrame
+    signed_rank: SignedRankResult | None = None
+    signed_rank_decision: str = ""
+    note: str = ""
+
+
+FAMILY_OUTCOMES = {"right": "deep", "left": "classical", "rope": "equivalent", "undecided": "undecided"}
+
+
+def family_summary(differences, ratios, rope, alpha: float = 0.05, threshold: float = 0.95,
+                   n_samples: int = 50000, seed: int = 0) -> FamilySummary:
+    """Best deep minus best classical learner on several data sets, with multiplicity in view.
+
+    ``differences`` maps each data set to its outer-fold differences (deep - classical,
+    oriented so that positive favours deep; all r*k folds of repeated CV), ``ratios`` maps it
+    to n_test/n_train, ``rope`` is one number or a map per data set.  Testing each data set
+    at alpha inflates the chance of some false call with the number of data sets, so the
+    corrected t-test p-values are Holm-adjusted over data sets; each data set's Bayesian
+    posterior is read with the symmetric :func:`decide`.  With >= 2 data sets the Bayesian
+    signed-rank test (Benavoli et al. 2014) weighs the mean differences, when every data set
+    shares one ROPE (the means must be on one scale).
+    """
+    alpha = _check_alpha(alpha)
+    names = list(differences)
+    if not names:
+        raise ValueError("differences: need at least one dataset")
+    ropes = {d: float(rope[d] if isinstance(rope, (dict, pd.Series)) else rope) for d in names}
+    rows = []
+    for d in names:
+        if d not in ratios:
+            raise ValueError(f"ratios: no n_test/n_train ratio for dataset {d!r}")
+        try:
+            t = corrected_ttest(differences[d], float(ratios[d]), alpha)
+            b = bayesian_correlated_ttest(differences[d], float(ratios[d]), ropes[d])
+        except ValueError as exc:
+            raise ValueError(f"dataset {d!r}: {exc}") from None
+        rows.append(dict(dataset=d, n_folds=t.df + 1, mean=t.mean, t=t.t, p=t.p, rope=ropes[d],
+                         p_deep=b.p_right, p_rope=b.p_rope, p_classical=b.p_left,
+                         decision=FAMILY_OUTCOMES[decide(b, threshold)]))
+    table = pd.DataFrame(rows).set_index("dataset")
+    table.insert(table.columns.get_loc("p") + 1, "p_holm", holm(table["p"]))
+    if len(names) < 2:
+        return FamilySummary(table, note="the signed-rank test over datasets needs at least 2 datasets")
+    if len(set(ropes.values())) > 1:
+        return FamilySummary(table, note="datasets have different ROPEs (metrics on different scales), "
+                                         "so their mean differences are not pooled")
+    sr = bayesian_signed_rank(table["mean"].to_numpy(), np.zeros(len(names)), ropes[names[0]],
+                              n_samples=n_samples, seed=seed)
+    return FamilySummary(table, sr, FAMILY_OUTCOMES[decide(sr, threshold)])
 
 
 # ------------------------------------------------------------ tuning budgets
@@ -522,11 +658,12 @@ def bootstrap_ci(y_true, y_score, metric: Callable, n_boot: int = 1000, alpha: f
     ``scipy.stats.bootstrap`` so 2-d scores (class probabilities) work too.  The metric
     must be defined on every resample (e.g. ROC AUC needs both classes present).
     """
+    alpha = _check_alpha(alpha)
     y_true, y_score = np.asarray(y_true), np.asarray(y_score)
     if len(y_true) != len(y_score) or len(y_true) < 2:
         raise ValueError(f"need >= 2 paired examples, got {len(y_true)} labels and {len(y_score)} scores")
     res = sps.bootstrap((np.arange(len(y_true)),), lambda i: metric(y_true[i], y_score[i]),
                         n_resamples=n_boot, confidence_level=1 - alpha, method="percentile",
                         vectorized=False, rng=seed)
-    low, high = res.confidence_interval
-    return CI(float(low), float(high), float(metric(y_true, y_score)))
+    low, high = sorted(map(float, res.confidence_interval))  # never low > high
+    return CI(low, high, float(metric(y_true, y_score)))
