@@ -18,9 +18,10 @@ import numpy as np
 import optuna
 
 from . import learners, metrics
+from .data import views
 from .data.dataset import Dataset
 from .seeding import derive_seed
-from .spaces import SearchSpace
+from .spaces import REPRESENTATION, SearchSpace
 from .splits import Fold, inner_digest
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -65,11 +66,45 @@ def _predict(model, X: np.ndarray, task: str, n_classes: int) -> np.ndarray:
     return full
 
 
+def cell_space(space: SearchSpace, module, data: Dataset) -> SearchSpace:
+    """The learner's space for this dataset: a classical learner on sequences or images also
+    tunes its ``representation`` (a choice of flat views, trial 0 reading its declared view),
+    so the equal budget covers what it reads. Deep learners, tabular data and a space that
+    fixes or lists ``representation`` itself are left as they are."""
+    reps = views.representations(data.modality, data.views)
+    if (module.FAMILY != "classical" or len(reps) < 2 or REPRESENTATION in space.params
+            or REPRESENTATION in space.fixed):
+        return space
+    default = next(r for r, key in reps.items() if key == module.VIEWS[data.modality])
+    return space.with_choice(REPRESENTATION, list(reps), default)
+
+
+def view_name(module, config: dict, data: Dataset) -> str:
+    """The view a configuration reads: its ``representation``'s view, else the learner's own."""
+    rep = config.get(REPRESENTATION)
+    if rep is None:
+        return module.VIEWS[data.modality]
+    reps = views.representations(data.modality, data.views)
+    if rep not in reps:
+        raise ValueError(f"representation {rep!r} is not offered for {data.modality} data "
+                         f"({data.name}): choose one of {sorted(reps)}")
+    return reps[rep]
+
+
+def features(module, config: dict, data: Dataset) -> np.ndarray:
+    """The array a configuration reads, one row per example; a representation is read flat
+    (a reshape: the one-hot sequence is not copied)."""
+    X = data.views[view_name(module, config, data)]
+    return X.reshape(len(X), -1) if REPRESENTATION in config else X
+
+
 def fit(module, config: dict, data: Dataset, train: np.ndarray, seed: int, threads: int,
         validation: np.ndarray | None = None):
-    """Build the learner's estimator with ``config`` and fit it on ``train`` rows."""
-    X = data.views[module.VIEWS[data.modality]]
-    model = module.build(dict(config), data.task, seed, threads)
+    """Build the learner's estimator with ``config`` and fit it on ``train`` rows of the view
+    the configuration reads (``features``); the learner never sees ``representation``."""
+    X = features(module, config, data)
+    model = module.build({k: v for k, v in config.items() if k != REPRESENTATION},
+                         data.task, seed, threads)
     if getattr(module, "USES_VALIDATION", False) and validation is not None:
         model.fit(X[train], data.y[train], eval_set=(X[validation], data.y[validation]))
     else:
@@ -81,9 +116,10 @@ def evaluate(module, config: dict, data: Dataset, fold: Fold, metric: str, seed:
              threads: int) -> tuple[float, dict]:
     """Mean validation score of ``config`` over the fold's inner splits, plus trial facts."""
     scores, epochs = [], []
+    X = features(module, config, data)
     for train, val in fold.inner:
         model = fit(module, config, data, train, seed, threads, validation=val)
-        pred = _predict(model, data.views[module.VIEWS[data.modality]][val], data.task, data.n_classes)
+        pred = _predict(model, X[val], data.task, data.n_classes)
         scores.append(metrics.score(data.task, metric, data.y[val], pred))
         if hasattr(model, "best_epoch_"):
             epochs.append(int(model.best_epoch_))
@@ -110,7 +146,11 @@ def _ask(study: optuna.Study, space: SearchSpace, number: int, cell_seed: int, n
 
 
 def restore(study: optuna.Study, history: list[dict], space: SearchSpace) -> None:
-    """Replay stored trials into an in-memory study so the sampler sees them."""
+    """Replay stored trials into an in-memory study so the sampler sees them.
+
+    ``space`` must be the cell's space (``cell_space``), so a stored ``representation`` is
+    replayed with its distribution; trials stored before it existed simply lack it.
+    """
     dists = space.distributions()
     for h in history:
         study.add_trial(optuna.trial.create_trial(
@@ -123,6 +163,7 @@ def run_cell(cell: Cell, data: Dataset, fold: Fold, space: SearchSpace, settings
              history: list[dict] | None = None) -> Iterator[dict[str, Any]]:
     """Run the cell's remaining trials, then the outer evaluation; yield one event each."""
     module = learners.get(cell.learner)
+    space = cell_space(space, module, data)
     history = history or []
     study = optuna.create_study(direction=_direction(settings.metric))
     restore(study, history, space)
@@ -197,6 +238,7 @@ def outer_evaluation(cell, module, data, fold, space, settings, study, cell_seed
         last = inc[-1].number
         tuned = dict(out["results"]["default"] if last == 0
                      else out["results"].pop(f"incumbent{last}"))
+        X = X if tuned.get("error") else features(module, tuned["config"], data)
         tuned.update(_checks(module, tuned, data, fold, X, settings, cell_seed))
         out["results"]["tuned"] = tuned
     for res in out["results"].values():  # arrays never leave the worker
@@ -225,8 +267,11 @@ def _checks(module, tuned: dict, data, fold, X, settings, cell_seed) -> dict:
 
 
 def _test_once(module, config, data, fold, X, number, settings, seed) -> dict:
+    """Refit ``config`` on the outer training part and score it once on the outer test fold.
+    ``X`` is unused: each configuration reads its own representation (``features``)."""
     t0 = time.perf_counter()
     try:
+        X = features(module, config, data)
         model = fit(module, config, data, fold.train, seed, settings.threads)
         fit_seconds = time.perf_counter() - t0
         pred = _predict(model, X[fold.test], data.task, data.n_classes)

@@ -3,6 +3,15 @@
 The YAML holds typed ranges (``params``), settings held fixed for every trial (``fixed``), the
 learner's library default configuration (``default``, evaluated as trial 0) and a ``source`` line
 saying where the ranges come from.
+
+On sequence and image data the harness adds one parameter to every classical learner's space,
+``representation`` (``REPRESENTATION``): a categorical over the flat views the modality offers
+(``benchmark.data.views.representations``: ``kmer<j>`` counts and ``onehot`` for sequences,
+``pixels`` and ``pool<f>`` for images), so the trial budget that tunes the learner also picks
+what it reads, as a deep learner's architecture decides what it sees. Trial 0 reads what the
+learner declares in ``VIEWS``: k-mer counts at the dataset's k, or flat pixels. Tabular data gets
+no such parameter. A space file may fix (``fixed: {representation: onehot}``) or narrow it
+(``params``); the harness then leaves it as written.
 """
 from __future__ import annotations
 
@@ -76,6 +85,16 @@ class SearchSpace(Spec):
     def config(self, params: dict[str, Any]) -> dict[str, Any]:
         """A trial's full configuration: fixed settings overlaid with the sampled parameters."""
         return {**self.fixed, **params}
+
+    def with_choice(self, name: str, choices: list[Any], default: Any) -> "SearchSpace":
+        """A copy with one more categorical parameter and its trial-0 value (the harness's
+        ``representation``); the space as loaded is left unchanged for other datasets."""
+        return self.model_copy(update={
+            "params": {**self.params, name: ParamSpec(type="categorical", choices=list(choices))},
+            "default": {**self.default, name: default}})
+
+
+REPRESENTATION = "representation"
 
 
 def _contains(dist: optuna.distributions.BaseDistribution, value: Any) -> bool:

@@ -35,9 +35,11 @@ def messages(exc: pytest.ExceptionInfo) -> list[str]:
 
 @pytest.mark.parametrize("name, task, modality, shapes, n_classes", [
     ("breast_cancer", "binary", "tabular", {"tabular": (569, 30)}, 2),
-    ("digits", "multiclass", "image", {"tabular": (1797, 64), "image": (1797, 1, 8, 8)}, 10),
+    ("digits", "multiclass", "image", {"tabular": (1797, 64), "image": (1797, 1, 8, 8),
+                                       "pool2": (1797, 1, 4, 4)}, 10),
     ("expression", "binary", "tabular", {"tabular": (120, 2000)}, 2),
-    ("dna_motifs", "binary", "sequence", {"tabular": (500, 64), "onehot": (500, 120, 4)}, 2),
+    ("dna_motifs", "binary", "sequence", {"tabular": (500, 64), "onehot": (500, 120, 4),
+                                          "kmer1": (500, 4), "kmer2": (500, 16)}, 2),
 ])
 def test_bundled_datasets_load(name, task, modality, shapes, n_classes):
     spec = load_spec(name)

@@ -1,8 +1,12 @@
-"""Search spaces: every bundled YAML loads, defaults are sane, bad ranges are refused clearly."""
+"""Search spaces: every bundled YAML loads, defaults are sane, bad ranges are refused clearly;
+every classical learner fits on every representation the harness may hand it."""
+import numpy as np
 import optuna
 import pytest
 
 from benchmark import learners
+from benchmark.data import generators, views
+from benchmark.data.dataset import Dataset
 from benchmark.errors import ConfigError
 from benchmark.spaces import load_space
 
@@ -72,8 +76,6 @@ def test_defaults_outside_the_range_stay_out_of_the_sampler(tmp_path):
 
 def test_knn_k_above_the_training_rows_means_every_row():
     """A small inner split must not fail kNN's trials for a k the range allows elsewhere."""
-    import numpy as np
-
     from benchmark.learners import knn
 
     rng = np.random.default_rng(0)
@@ -82,3 +84,36 @@ def test_knn_k_above_the_training_rows_means_every_row():
                   for k in (49, 48))
     np.testing.assert_array_equal(big.fit(X, y).predict_proba(X[:5]),
                                   every.fit(X, y).predict_proba(X[:5]))
+
+
+def _modalities():
+    """A small binary dataset of each modality, with every view the harness builds."""
+    rng = np.random.default_rng(0)
+    frame = generators.motif_position(n_samples=60, length=30, position=10, seed=0)
+    y = (frame["target"] == "at_site").to_numpy().astype(np.int64)
+    seq, _ = views.sequence_views(frame["sequence"].tolist(), "dna", 3, None)
+    image, _ = views.image_views(rng.random((60, 16, 16)))
+    tab = {"tabular": rng.normal(size=(60, 5))}
+    return [Dataset(name=m, task="binary", modality=m, y=y, views=v, feature_names=[],
+                    classes=["0", "1"]) for m, v in
+            [("tabular", tab), ("sequence", seq), ("image", image)]]
+
+
+@pytest.mark.parametrize("name", learners.CLASSICAL)
+def test_every_classical_learner_fits_every_representation_of_every_modality(name):
+    """The harness may hand a classical learner any representation its search space offers."""
+    from benchmark.search import _predict, cell_space, features, fit
+    from benchmark.spaces import REPRESENTATION
+
+    module, space = learners.get(name), load_space(name)
+    train, test = np.arange(40), np.arange(40, 60)
+    for data in _modalities():
+        cell = cell_space(space, module, data)
+        choices = cell.params[REPRESENTATION].choices if REPRESENTATION in cell.params else [None]
+        assert (choices == [None]) == (data.modality == "tabular")
+        for rep in choices:
+            config = cell.default_config() if rep is None else {**cell.default_config(),
+                                                                REPRESENTATION: rep}
+            model = fit(module, config, data, train, 0, 1)
+            pred = _predict(model, features(module, config, data)[test], "binary", 2)
+            assert pred.shape == (20, 2) and np.isfinite(pred).all(), (data.modality, rep)

@@ -79,10 +79,10 @@ def one_thread():
 
 
 def _fit_predict(job: FoldJob, train: np.ndarray, test: np.ndarray):
-    from ..search import _predict, fit
+    from ..search import _predict, features, fit
 
     module = learners.get(job.learner)
-    X = job.data.views[module.VIEWS[job.data.modality]]
+    X = features(module, job.config, job.data)
     model = fit(module, job.config, job.data, train, derive_seed(job.cell_seed, "outer"),
                 job.threads)
     predict = lambda Xt: _predict(model, Xt, job.data.task, job.data.n_classes)  # noqa: E731
@@ -138,8 +138,10 @@ def _importance(job: FoldJob, predict, X: np.ndarray) -> list[dict]:
     test = fold.test[importance.test_rows(d.y[fold.test], seed, d.task)]
     mean, sd = importance.importances(predict, X[test], d.y[test], cols, d.task, job.metric,
                                       s["importance_repeats"], seed)
-    view = learners.get(job.learner).VIEWS[d.modality]
-    names = _names(d, view, X.shape[1:])
+    from ..search import view_name
+
+    view = view_name(learners.get(job.learner), job.config, d)
+    names = _names(d, view, d.views[view].shape[1:])
     return [{"dataset": job.dataset, "role": job.role, "learner": job.learner, "view": view,
              "outer_fold": job.fold_index, "feature": names(j), "importance": float(m),
              "sd": float(v)} for j, m, v in zip(cols, mean, sd)]

@@ -90,4 +90,37 @@ def dna_motifs(n_samples: int = 400, min_length: int = 80, max_length: int = 120
                          "target": np.where(y == 1, "motif", "background")})
 
 
-GENERATORS = {"expression": expression, "dna_motifs": dna_motifs}
+def motif_position(n_samples: int = 400, length: int = 100, motif: str = "TATAAT",
+                   position: int = 30, jitter: int = 2, mutation_rate: float = 0.1,
+                   seed: int = 0) -> pd.DataFrame:
+    """Fixed-length DNA where every sequence carries the motif once and only its position
+    decides the label: positives at ``position`` (give or take ``jitter`` bases), like a TATA box
+    a set distance upstream of a transcription start or a splice site's consensus at the exon
+    boundary; negatives anywhere that does not overlap that window.
+
+    Both classes hold the same letters in the same amounts, so k-mer counts carry next to no
+    signal, while base-by-position features (a one-hot view) carry nearly all of it. The
+    ``position`` column (where the motif starts) is for subgroup analysis; never a feature.
+    """
+    reach = jitter + len(motif)  # negatives start this far from the positive window or more
+    if length < len(motif) or not 0 <= position - jitter <= position + jitter <= length - len(motif):
+        raise ValueError(f"the motif ({len(motif)} bases) at {position} +/- {jitter} must fit in "
+                         f"{length} bases")
+    elsewhere = np.array([s for s in range(length - len(motif) + 1) if abs(s - position) >= reach])
+    if not len(elsewhere):
+        raise ValueError(f"{length} bases leave no room for a motif away from position {position}")
+    rng = np.random.default_rng(seed)
+    y = rng.permutation(np.arange(n_samples) % 2)
+    sequences, starts = [], []
+    for label in y:
+        seq = rng.choice(DNA, length)
+        start = position + rng.integers(-jitter, jitter + 1) if label else rng.choice(elsewhere)
+        site = _mutate(motif, rng, mutation_rate)
+        seq[start:start + len(site)] = list(site)
+        sequences.append("".join(seq))
+        starts.append(int(start))
+    return pd.DataFrame({"sequence": sequences, "position": starts,
+                         "target": np.where(y == 1, "at_site", "elsewhere")})
+
+
+GENERATORS = {"expression": expression, "dna_motifs": dna_motifs, "motif_position": motif_position}

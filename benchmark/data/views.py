@@ -1,7 +1,10 @@
 """Views: the arrays learners see, derived from sequences or images, one row per example.
 
-Deep learners read ``onehot`` (sequences) or ``image``; classical learners read ``tabular``. All views
-come from the same rows in the same order, so one split plan serves every learner.
+Deep learners read ``onehot`` (sequences) or ``image``. Classical learners may read every flat
+*representation* of the data (``representations``): k-mer counts of several k or the flattened
+one-hot sequence; flat or average-pooled pixels. Which one is a hyper-parameter the search tunes
+within the same trial budget, so a classical learner is never denied the information a deep one
+sees. All views come from the same rows in the same order, so one split plan serves every learner.
 """
 from __future__ import annotations
 
@@ -11,6 +14,9 @@ import numpy as np
 
 ALPHABETS = {"dna": "ACGT", "protein": "ACDEFGHIKLMNPQRSTVWY"}
 MAX_KMER_FEATURES = 65_536  # A**k above this would make the k-mer view too wide to be useful
+KMER_SIZES = 3  # k-mer representations offered: the spec's k and the two below it (k >= 1)
+POOLS = (2, 4)  # average-pooling factors offered on images...
+MIN_POOLED = 4  # ...where the pooled image keeps at least this many cells per side
 
 
 def _lookup(alphabet: str) -> np.ndarray:
@@ -93,15 +99,76 @@ def image_view(images: np.ndarray) -> np.ndarray:
     return x
 
 
+def pooled(image: np.ndarray, factor: int) -> np.ndarray:
+    """float32 (n, C, ceil(H/f), ceil(W/f)): means of f x f blocks; edge blocks average the
+    pixels they hold (no padding enters a mean)."""
+    n, c, h, w = image.shape
+    hp, wp = -(-h // factor) * factor, -(-w // factor) * factor
+    sums = np.zeros((n, c, hp, wp), dtype=np.float64)
+    sums[:, :, :h, :w] = image
+    counts = np.zeros((hp, wp))
+    counts[:h, :w] = 1.0
+    shape = (hp // factor, factor, wp // factor, factor)
+    block = sums.reshape(n, c, *shape).sum(axis=(3, 5))
+    return (block / counts.reshape(shape).sum(axis=(1, 3))).astype(np.float32)
+
+
 def sequence_views(sequences, alphabet: str, k: int, max_length: int | None):
-    """(views, feature names) of a sequence dataset: onehot for deep learners, k-mers for the rest."""
+    """(views, feature names) of a sequence dataset: ``onehot`` for deep learners, k-mer counts
+    at the spec's k as ``tabular``, and ``kmer<j>`` counts for the smaller j that
+    ``representations`` offers (together at most a third more than ``tabular`` for DNA)."""
     views = {"onehot": onehot(sequences, alphabet, max_length),
              "tabular": kmer_counts(sequences, alphabet, k)}
+    for j in range(max(1, k - KMER_SIZES + 1), k):
+        views[f"kmer{j}"] = kmer_counts(sequences, alphabet, j)
     return views, kmer_names(alphabet, k)
 
 
 def image_views(images: np.ndarray):
-    """(views, feature names) of an image dataset: the image and its flattened pixels."""
+    """(views, feature names) of an image dataset: the image, its flattened pixels (``tabular``)
+    and ``pool<f>`` average-pooled images (a third of the image view's memory at most)."""
     image = image_view(images)
     flat = image.reshape(len(image), -1).astype(np.float64)
-    return {"image": image, "tabular": flat}, [f"px{i}" for i in range(flat.shape[1])]
+    views = {"image": image, "tabular": flat}
+    for f in POOLS:
+        if min(image.shape[2:]) >= MIN_POOLED * f:
+            views[f"pool{f}"] = pooled(image, f)
+    return views, [f"px{i}" for i in range(flat.shape[1])]
+
+
+def _kmer_size(width: int, size: int) -> int:
+    """The k of a k-mer view ``width`` = size**k columns wide."""
+    k = 1
+    while size**k < width:
+        k += 1
+    return k
+
+
+def representations(modality: str, views: dict[str, np.ndarray]) -> dict[str, str]:
+    """The flat representations a classical learner may read: name -> view (read flattened).
+
+    Sequences: ``kmer<j>`` counts (the spec's k reads ``tabular``) and ``onehot``, the one-hot
+    sequence flattened position by position (positions the k-mer counts discard; padding is
+    zeros). Images: ``pixels`` (``tabular``) and ``pool<f>``. Tabular data: none, so its search
+    spaces and results do not change.
+    """
+    if modality == "sequence":
+        k = _kmer_size(views["tabular"].shape[1], views["onehot"].shape[2])
+        kmers = {f"kmer{j}": f"kmer{j}" for j in range(1, k) if f"kmer{j}" in views}
+        return {**kmers, f"kmer{k}": "tabular", "onehot": "onehot"}
+    if modality == "image":
+        return {"pixels": "tabular", **{name: name for name in views if name.startswith("pool")}}
+    return {}
+
+
+LABELS = {"onehot": "one-hot sequence (flattened)", "pixels": "flat pixels"}
+
+
+def label(representation: str) -> str:
+    """Words for a representation name, for reports: ``kmer3`` -> ``3-mer counts``."""
+    if representation.startswith("kmer"):
+        return f"{representation[4:]}-mer counts"
+    if representation.startswith("pool"):
+        f = representation[4:]
+        return f"{f}x{f} average-pooled pixels"
+    return LABELS.get(representation, representation)

@@ -6,7 +6,10 @@ A learner module defines:
 - ``FAMILY``: ``"classical"`` or ``"deep"``;
 - ``VIEWS``: which dataset view it consumes for each modality it accepts, e.g.
   ``{"tabular": "tabular", "sequence": "tabular", "image": "tabular"}`` for a classical learner
-  (k-mer counts for sequences, flat pixels for images) or ``{"sequence": "onehot"}`` for a 1D CNN;
+  (k-mer counts for sequences, flat pixels for images) or ``{"sequence": "onehot"}`` for a 1D CNN.
+  For a classical learner this is only trial 0's view: on sequences and images the harness tunes
+  a ``representation`` parameter over every flat view (``benchmark.spaces``), so it may also
+  read the flattened one-hot sequence a CNN sees. The learner itself never sees the parameter;
 - ``TASKS``: the tasks it supports (subset of binary, multiclass, regression);
 - ``build(params, task, seed, threads) -> estimator``: a scikit-learn estimator (usually a
   Pipeline with its own imputation and scaling, fit on training rows only).
