@@ -226,14 +226,19 @@ def decide(result: BayesResult | SignedRankResult, threshold: float = 0.95) -> s
     than the other (e.g. "not warranted" whenever P(A better) < 0.5) is biased toward that
     side. ``threshold`` must be in (0.5, 1) so that at most one region can qualify.
     """
+    for outcome, need in decide_levels(threshold).items():
+        if getattr(result, f"p_{outcome}") >= need:
+            return outcome
+    return "undecided"
+
+
+def decide_levels(threshold: float = 0.95) -> dict[str, float]:
+    """The posterior mass :func:`decide` needs for each outcome, in the order it checks them
+    (shared so that vectorised simulations apply the very same rule)."""
     if not 0.5 < threshold < 1:
         raise ValueError(f"threshold must satisfy 0.5 < threshold < 1, got {threshold}")
     side = (1 + threshold) / 2
-    for outcome, p, need in (("right", result.p_right, side), ("left", result.p_left, side),
-                             ("rope", result.p_rope, threshold)):
-        if p >= need:
-            return outcome
-    return "undecided"
+    return {"right": side, "left": side, "rope": threshold}
 
 
 def nested_selection(validation: pd.DataFrame, test: pd.DataFrame,
