@@ -20,6 +20,13 @@ Dodge, Gururangan, Card, Schwartz, Smith (2019), Show your work: improved report
 experimental results, EMNLP.
 Grinsztajn, Oyallon, Varoquaux (2022), Why do tree-based models still outperform deep
 learning on tabular data?, NeurIPS Datasets and Benchmarks.
+Bouckaert & Frank (2004), Evaluating the replicability of significance tests for comparing
+learning algorithms, PAKDD (repeated cross-validation: variance factor 1/(rk) + n_test/n_train).
+Iman & Davenport (1980), Approximations of the critical region of the Friedman statistic,
+Communications in Statistics A 9.
+Conover (1999), Practical Nonparametric Statistics, 3rd ed., section 5.8 (ties in Friedman).
+Phipson & Smyth (2010), Permutation p-values should never be zero, SAGMB 9.
+Holm (1979), A simple sequentially rejective multiple test procedure, Scand. J. Statistics 6.
 """
 from __future__ import annotations
 
@@ -176,8 +183,9 @@ def corrected_ttest(differences, test_train_ratio: float, alpha: float = 0.05) -
     """Corrected resampled t-test of Nadeau & Bengio (2003), two-sided.
 
     Fold scores share training data, so the naive variance 1/k * s^2 is too small; the
-    correction inflates it to (1/k + n_test/n_train) * s^2, df = k - 1.  ``ci`` is the
-    1 - alpha interval of the mean difference.  If all differences are equal the standard
+    correction inflates it to (1/k + n_test/n_train) * s^2, df = k - 1.  With r repeats of
+    k-fold CV pass all r k differences: the factor is then 1/(rk) + 1/(k-1), df = rk - 1
+    (Bouckaert & Frank 2004).  ``ci`` is the 1 - alpha interval of the mean difference.  If all differences are equal the standard
     error is 0: then t = +-inf and p = 0 for a non-zero mean, t = 0 and p = 1 for a zero
     mean, and the interval collapses to the mean.
     """
