@@ -587,3 +587,14 @@ def test_report_renders_in_headless_chromium(run_dir, tmp_path):
     empty = [p["id"] for p in plots if not (p["svg"] and p["data"] and p["traces"] and p["marks"])]
     assert not empty, f"figures drawn without data: {empty}"
     assert (ARTIFACTS / "report.png").stat().st_size > 10_000
+
+
+def test_tuning_table_names_what_the_tuned_configurations_read(tmp_path):
+    run = make_run_folder(tmp_path)
+    trials = pd.read_parquet(run / "trials.parquet")
+    at = (trials["dataset"] == "digits") & (trials["learner"] == "logreg")
+    reads = ["pool2" if k == 0 else "pixels" for k in trials.loc[at, "outer_fold"]]
+    trials.loc[at, "params"] = [json.dumps({"C": 1.0, "representation": r}) for r in reads]
+    trials.to_parquet(run / "trials.parquet", index=False)
+    text = re.sub(r"<[^>]+>", " ", build_report(run).read_text())
+    assert "flat pixels in 2 folds, 2x2 average-pooled pixels in 1 fold" in text

@@ -142,6 +142,7 @@ def budget_rows(a: Analysis) -> list[dict]:
 def tuning_rows(a: Analysis) -> list[dict]:
     """What tuning bought; a failed tuned fit is shown with its error, never scored."""
     errs = a.summary.set_index(["dataset", "learner", "config"])
+    reads = tables.tuned_representations(a.run.scores, a.run.trials)
     rows = []
     for r in _in_study_order(a, a.dvt, "family", "learner").itertuples():
         cell, failed = {}, {}
@@ -159,9 +160,20 @@ def tuning_rows(a: Analysis) -> list[dict]:
                          metric=labels.metric(r.metric), default=cell["default"], tuned=cell["tuned"],
                          default_failed=failed.get("default", False),
                          tuned_failed=failed.get("tuned", False),
+                         reads=representation_text(reads.get((r.dataset, r.learner))),
                          gain=verdict.num(r.gain) if np.isfinite(r.gain) else "n/a",
                          gain_sign=0 if not np.isfinite(r.gain) else int(np.sign(round(r.gain, 6)))))
     return rows
+
+
+def representation_text(counts: dict | None) -> str:
+    """What the tuned configurations read: "one-hot sequence (flattened) in 7 folds, 3-mer counts in 1"."""
+    from ..data.views import label
+
+    if not counts:
+        return ""
+    order = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    return ", ".join(f"{label(k)} in {n} fold{'s' if n != 1 else ''}" for k, n in order)
 
 
 def metric_panels(a: Analysis) -> list[dict]:

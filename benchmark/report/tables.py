@@ -131,6 +131,24 @@ def default_vs_tuned(summary: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def tuned_representations(scores: pd.DataFrame, trials: pd.DataFrame) -> dict[tuple[str, str], dict]:
+    """(dataset, learner) -> {representation: folds} of the tuned configurations, read from the
+    tuned trial's configuration; learners that read one fixed view are absent."""
+    import json
+
+    tuned = scores[scores["config"] == "tuned"].drop_duplicates(["dataset", "outer_fold", "learner"])
+    params = trials.set_index(["dataset", "outer_fold", "learner", "trial"])["params"]
+    params = params[~params.index.duplicated()]
+    out: dict[tuple[str, str], dict] = {}
+    for r in tuned.itertuples():
+        raw = params.get((r.dataset, r.outer_fold, r.learner, r.trial)) if pd.notna(r.trial) else None
+        rep = json.loads(raw).get("representation") if isinstance(raw, str) else None
+        if rep:
+            counts = out.setdefault((r.dataset, r.learner), {})
+            counts[rep] = counts.get(rep, 0) + 1
+    return out
+
+
 def metric_panel(scores: pd.DataFrame, dataset: str, config: str = "tuned") -> pd.DataFrame:
     """Every metric of every learner on one dataset: mean and sd over folds, long format."""
     s = scores[(scores["dataset"] == dataset) & (scores["config"] == config)
