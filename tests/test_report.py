@@ -598,3 +598,11 @@ def test_tuning_table_names_what_the_tuned_configurations_read(tmp_path):
     trials.to_parquet(run / "trials.parquet", index=False)
     text = re.sub(r"<[^>]+>", " ", build_report(run).read_text())
     assert "flat pixels in 2 folds, 2x2 average-pooled pixels in 1 fold" in text
+
+
+def test_across_datasets_warns_and_greys_posthoc_when_friedman_does_not_reject(run_dir):
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", build_report(run_dir).read_text()))
+    assert "exact permutation p = " in text and "tie correction" in text
+    assert "Only 3 datasets and 3 learners" in text
+    assert "With 3 datasets no Wilcoxon signed-rank test can reach p &lt;= 0.05" in text
+    assert "so the pairwise differences are not to be read" in text

@@ -51,6 +51,8 @@ class Comparison:
     classical_seconds: float
     deep_picks: tuple[tuple[str, int], ...] = ()
     classical_picks: tuple[tuple[str, int], ...] = ()
+    differences: tuple[float, ...] = ()  # oriented, one per outer fold
+    ratio: float = np.nan  # n_test / n_train of the correction
 
     @property
     def outcome(self) -> str:
@@ -136,7 +138,8 @@ def _test(dataset, metric, a: pd.Series, b: pd.Series, ratio: float, rope: float
     t = stats.corrected_ttest(d, ratio)
     bayes = stats.bayesian_correlated_ttest(d, ratio, rope)
     return Comparison(dataset, metric, names[0], configs[0], names[1], configs[1], len(d), t.mean,
-                      t.ci, t.p, rope, bayes.p_right, bayes.p_rope, bayes.p_left, *seconds, *picks)
+                      t.ci, t.p, rope, bayes.p_right, bayes.p_rope, bayes.p_left, *seconds, *picks,
+                      tuple(float(x) for x in d), float(ratio))
 
 
 def compare_families(scores: pd.DataFrame, trials: pd.DataFrame, dataset: str, metric: str,
@@ -224,31 +227,30 @@ def _missing_family(summary: pd.DataFrame) -> str:
 
 @dataclass(frozen=True, eq=False)
 class VerdictSummary:
-    """The family verdicts over datasets: outcome counts, Holm over datasets, and the Bayesian
-    signed-rank test on the datasets' mean differences (Benavoli et al. 2017, section 5)."""
+    """The family verdicts over datasets (:func:`stats.family_summary`): outcome counts, Holm
+    over datasets, and the Bayesian signed-rank test on the datasets' mean differences."""
 
     counts: dict[str, int]
-    table: pd.DataFrame  # dataset, mean, p, p_holm, outcome
+    table: pd.DataFrame  # dataset, mean, p, p_holm, decision
     signed_rank: stats.SignedRankResult | None
     rope: float
+    note: str = ""
 
 
 def summarise_verdicts(verdicts: dict[str, DatasetVerdict]) -> VerdictSummary:
-    """One line across datasets that accounts for testing several of them."""
-    rows = [(d, v.equal.mean, v.equal.p, v.equal.outcome, v.rope, v.metric)
-            for d, v in verdicts.items() if v.equal is not None]
-    table = pd.DataFrame(rows, columns=["dataset", "mean", "p", "outcome", "rope", "metric"])
-    counts = {o: int((table["outcome"] == o).sum()) for o in OUTCOMES.values()}
-    if not len(table):
-        return VerdictSummary(counts, table.assign(p_holm=[]), None, DEFAULT_ROPE)
-    table["p_holm"] = stats.holm(table["p"])
-    ropes = set(table["rope"])
-    signed = None
-    bounded = table["metric"].isin(BOUNDED).all()
-    if len(table) >= 2 and len(ropes) == 1 and bounded:  # differences on one [0, 1] scale
-        m = table["mean"].to_numpy()
-        signed = stats.bayesian_signed_rank(m, np.zeros_like(m), rope=ropes.pop())
-    return VerdictSummary(counts, table, signed, float(table["rope"].iloc[0]))
+    """One line across datasets that accounts for testing several of them. The signed-rank
+    test pools mean differences only when every metric is on one [0, 1] scale with one ROPE."""
+    eq = {d: v for d, v in verdicts.items() if v.equal is not None}
+    counts = {o: sum(v.equal.outcome == o for v in eq.values()) for o in OUTCOMES.values()}
+    if not eq:
+        return VerdictSummary(counts, pd.DataFrame(columns=["mean", "p", "p_holm"]), None, DEFAULT_ROPE)
+    s = stats.family_summary({d: v.equal.differences for d, v in eq.items()},
+                             {d: v.equal.ratio for d, v in eq.items()}, {d: v.rope for d, v in eq.items()},
+                             threshold=DECISIVE)
+    signed, note = s.signed_rank, s.note
+    if signed is not None and not all(v.metric in BOUNDED for v in eq.values()):
+        signed, note = None, "metrics on different scales: mean differences are not pooled"
+    return VerdictSummary(counts, s.table.reset_index(), signed, next(iter(eq.values())).rope, note)
 
 
 @dataclass(frozen=True, eq=False)

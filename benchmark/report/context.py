@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 
+from .. import stats
 from . import labels, provenance, tables, verdict
 from .analysis import Analysis
 
@@ -232,13 +233,18 @@ def across_context(a: Analysis) -> dict:
                  ranks=[f"{x.ranks.at[d, n]:g}" for n in order])
             for d in sorted(x.ranks.index, key=lambda n: (a.run.datasets + [n]).index(n))]
     f = x.friedman
-    test = (f"Friedman χ² = {f.chi2:.2f} (p = {f.p:.3g}); Iman-Davenport F = {f.iman_davenport_F:.2f} "
-            f"(p = {f.iman_davenport_p:.3g}) over {f.n_datasets} datasets and {f.n_learners} learners; "
-            f"Nemenyi CD = {x.cd:.2f} at α = 0.05.")
-    if f.n_datasets < 5:
-        test += (f" With only {f.n_datasets} datasets these tests have little power: a non-significant "
-                 "result means 'not shown', not 'equal'.")
-    return dict(available=True, reason="", left_out=left_out, order=[labels.learner(n) for n in order],
+    perm = (f"; {f.permutation_method} permutation p = {f.permutation_p:.3g}"
+            if math.isfinite(f.permutation_p) else "")
+    test = (f"Friedman χ² = {f.chi2:.2f} with the tie correction of scipy's friedmanchisquare "
+            f"(χ² approximation p = {f.p:.3g}); Iman-Davenport F = {f.iman_davenport_F:.2f} "
+            f"(p = {f.iman_davenport_p:.3g}){perm}; over {f.n_datasets} datasets and {f.n_learners} "
+            f"learners; Nemenyi CD = {x.cd:.2f} at α = 0.05.")
+    gate = stats.posthoc_gate(f, 0.05)
+    warnings = [w[0].upper() + w[1:] for w in stats.across_warnings(f.n_datasets, f.n_learners, 0.05)]
+    return dict(available=True, reason="", left_out=left_out, warnings=warnings,
+                gate=(gate[0].upper() + gate[1:] + ": the critical-difference diagram and the pairwise "
+                      "Wilcoxon-Holm matrix are greyed.") if gate else "",
+                order=[labels.learner(n) for n in order],
                 families=[tables.family_of(n) for n in order], rows=rows,
                 avg=[f"{f.avg_ranks[n]:.2f}" for n in order], test=test)
 

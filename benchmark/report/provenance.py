@@ -53,8 +53,24 @@ def profile(name: str, info: dict) -> list[tuple[str, str]]:
         ("citation", _text(prov.get("citation"))),
         ("data sha256", _text(info.get("sha256") or prov.get("sha256"))),
         ("split sha256", _text(info.get("split_sha256"))),
+        ("changes on load", load_notes(info, "info")),
+        ("data warnings", load_notes(info, "warning")),
     ]
     return rows
+
+
+def load_notes(info: dict, level: str) -> str:
+    """What loading changed (``info``) or found odd (``warning``), one sentence each: a change
+    the tool made to the data is never silent. "none" when the run recorded that there were none."""
+    notes = info.get("notes")
+    if notes is None:
+        return MISSING
+    texts = [n["text"] for n in notes if n.get("level") == level]
+    return " ".join(_sentence(t) for t in texts) if texts else "none"
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
 
 
 def manifest_rows(m: dict) -> list[tuple[str, str]]:
