@@ -67,13 +67,14 @@ def _predict(model, X: np.ndarray, task: str, n_classes: int) -> np.ndarray:
 
 
 def cell_space(space: SearchSpace, module, data: Dataset) -> SearchSpace:
-    """The learner's space for this dataset: a classical learner on sequences or images also
-    tunes its ``representation`` (a choice of flat views, trial 0 reading its declared view),
-    so the equal budget covers what it reads. Deep learners, tabular data and a space that
-    fixes or lists ``representation`` itself are left as they are."""
+    """The learner's space for this dataset: a learner that reads flat features (every
+    classical learner, and the MLP and ResNet-MLP) on sequences or images also tunes its
+    ``representation`` (a choice of flat views, trial 0 reading its declared view), so the
+    equal budget covers what it reads. Learners with a view of their own (the CNNs), tabular
+    data and a space that fixes or lists ``representation`` itself are left as they are."""
     reps = views.representations(data.modality, data.views)
-    if (module.FAMILY != "classical" or len(reps) < 2 or REPRESENTATION in space.params
-            or REPRESENTATION in space.fixed):
+    if (module.VIEWS.get(data.modality) != "tabular" or len(reps) < 2
+            or REPRESENTATION in space.params or REPRESENTATION in space.fixed):
         return space
     default = next(r for r, key in reps.items() if key == module.VIEWS[data.modality])
     return space.with_choice(REPRESENTATION, list(reps), default)
@@ -249,16 +250,20 @@ def outer_evaluation(cell, module, data, fold, space, settings, study, cell_seed
 def _checks(module, tuned: dict, data, fold, X, settings, cell_seed) -> dict:
     """What ``benchmark.checks`` needs from the worker: shuffled-label controls of the tuned
     configuration (Tip 7) and its per-example test predictions (Tip 9), the latter never for a
-    sensitive dataset (Tip 10), whose run folder must hold no per-example output."""
+    sensitive dataset (Tip 10), whose run folder must hold no per-example output.
+
+    ``settings.controls`` is a number of refits or "auto": sized here from the test fold, which
+    only the worker's fold knows (``controls.refits``)."""
     from .checks import controls
 
     if tuned.get("error"):
         return {}
     seed = derive_seed(cell_seed, "outer")
+    n = controls.refits(settings.controls, data.task, data.y[fold.test])
     extra = {"controls": controls.shuffled_fits(
         lambda c, d, rows, s, t: fit(module, c, d, rows, s, t),
         lambda model, Xt: _predict(model, Xt, data.task, data.n_classes),
-        data, fold, X, tuned["config"], settings.controls, cell_seed, seed, settings.threads),
+        data, fold, X, tuned["config"], n, cell_seed, seed, settings.threads),
         "chance": controls.chance_all(data.task, data.y[fold.test], data.n_classes)}
     pred = tuned.pop("_pred", None)
     if not data.sensitive and pred is not None:

@@ -51,7 +51,7 @@ def test_pooling_averages_blocks_and_edge_blocks_average_what_they_hold():
     assert views.label("pool2") == "2x2 average-pooled pixels" and views.label("kmer3") == "3-mer counts"
 
 
-def test_classical_spaces_gain_the_representation_with_trial_0_on_the_declared_view():
+def test_flat_feature_spaces_gain_the_representation_with_trial_0_on_the_declared_view():
     v, _ = views.sequence_views(["ACGTAC"] * 4, "dna", 3, None)
     seq = _dataset("sequence", v, 4)
     space = cell_space(load_space("svm"), learners.get("svm"), seq)
@@ -62,8 +62,10 @@ def test_classical_spaces_gain_the_representation_with_trial_0_on_the_declared_v
     image = _dataset("image", views.image_views(np.zeros((4, 8, 8)))[0], 4)
     assert cell_space(load_space("knn"), learners.get("knn"), image).default[REPRESENTATION] == "pixels"
     tab = _dataset("tabular", {"tabular": np.zeros((4, 3))}, 4)
-    for name, data in [("logreg", tab), ("mlp", seq), ("cnn1d", seq), ("resnet", image)]:
+    for name, data in [("logreg", tab), ("mlp", tab), ("cnn1d", seq), ("cnn2d", image)]:
         assert cell_space(load_space(name), learners.get(name), data) == load_space(name)
+    for name, data in [("mlp", seq), ("resnet", image)]:  # deep learners on flat features too
+        assert REPRESENTATION in cell_space(load_space(name), learners.get(name), data).params
     fixed = load_space("logreg").model_copy(update={"fixed": {REPRESENTATION: "onehot"}})
     assert cell_space(fixed, learners.get("logreg"), seq) is fixed
     # a representation is read flat, and the one-hot sequence is not copied to be flattened
