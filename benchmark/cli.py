@@ -57,12 +57,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _validate(args) -> int:
+    from .data import notes
     from .runner import prepare
 
     plan = prepare(args.study)
     cells = len(plan.cells())
     print(f"{plan.study.name}: OK. {len(plan.datasets)} datasets, {len(plan.study.learners)} learners, "
           f"{cells} cells x {plan.study.budget.trials} trials.")
+    for name, ds in plan.datasets.items():  # what loading changed, what to look at, the metric
+        print("\n".join("  " + line for line in notes.summary(ds, plan.metrics[name], plan.study.metric)))
     for d, l, why in plan.skipped:
         print(f"  skipped {l} on {d}: {why}")
     return 0

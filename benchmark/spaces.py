@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 import optuna
 from pydantic import model_validator
+from pydantic_core import PydanticCustomError
 
 from . import paths
 from .errors import ConfigError, Problem
@@ -38,16 +39,20 @@ class ParamSpec(Spec):
     def _check(self) -> "ParamSpec":
         if self.type == "categorical":
             if not self.choices:
-                raise ValueError("a categorical parameter needs a non-empty `choices` list")
+                _refuse("a categorical parameter needs a non-empty `choices` list",
+                        "add choices: [a, b, ...]")
             return self
         if self.low is None or self.high is None:
-            raise ValueError(f"a {self.type} parameter needs `low` and `high`")
+            _refuse(f"a {self.type} parameter needs `low` and `high`",
+                    f"add both, e.g. {{type: {self.type}, low: 1, high: 10}}")
         if self.low > self.high:
-            raise ValueError(f"`low <= high` must hold, but got (low={self.low}, high={self.high})")
+            _refuse(f"`low <= high` must hold, but got (low={self.low}, high={self.high})",
+                    "swap low and high")
         if self.log and self.low <= 0:
-            raise ValueError(f"a log-scaled range needs `low > 0`, but got low={self.low}")
+            _refuse(f"a log-scaled range needs `low > 0`, but got low={self.low}",
+                    "set low to a small positive number (e.g. 1e-4), or log: false")
         if self.log and self.step is not None:
-            raise ValueError("`step` cannot be combined with `log: true`")
+            _refuse("`step` cannot be combined with `log: true`", "remove step, or set log: false")
         return self
 
     def distribution(self) -> optuna.distributions.BaseDistribution:
@@ -95,6 +100,12 @@ class SearchSpace(Spec):
 
 
 REPRESENTATION = "representation"
+
+
+def _refuse(rule: str, fix: str) -> None:
+    """A schema error that carries its fix (``specs.parse`` prints it after "Fix:")."""
+    raise PydanticCustomError("search_space", rule.replace("{", "{{").replace("}", "}}"),
+                              {"fix": fix})
 
 
 def _contains(dist: optuna.distributions.BaseDistribution, value: Any) -> bool:

@@ -19,13 +19,20 @@ class Spec(BaseModel):
 
 
 def read_yaml(path: Path) -> Any:
+    """The YAML document at ``path``; ConfigError (one line) when it is absent or unreadable."""
     try:
-        return yaml.safe_load(Path(path).read_text())
+        return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError([Problem(str(path), "file must exist", str(Path(path).resolve()),
-                                   "check the path (relative paths start at the study file)")]) from None
+        raise ConfigError([Problem(str(path), "must be an existing file", str(Path(path).resolve()),
+                                   "check the path (a relative path in a YAML file starts at "
+                                   "that file's folder)")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([Problem(str(path), f"must be a readable UTF-8 text file: {exc}",
+                                   fix="check that the path names a YAML file")]) from None
     except yaml.YAMLError as exc:
-        raise ConfigError([Problem(str(path), f"must be valid YAML: {exc}")]) from None
+        raise ConfigError([Problem(str(path), f"must be valid YAML: {' '.join(str(exc).split())}",
+                                   fix="mend the place shown (indentation, a missing colon, an "
+                                   "unclosed quote or bracket)")]) from None
 
 
 # How to mend the commonest schema errors (pydantic's error types and their context).
@@ -64,10 +71,21 @@ def parse_partial(model: type[BaseModel], data: Any, where: str) -> tuple[Any | 
         return None, problems
 
 
+def _quote_fix(value: object) -> str:
+    """YAML reads a bare 1 as a number and a bare yes as a boolean; a label or column name
+    written that way must be quoted to be read as text."""
+    if isinstance(value, bool):
+        return 'write it in quotes, e.g. "yes" (YAML reads a bare yes, no, true or false as a boolean)'
+    return f'write it in quotes: "{value}" (YAML reads a bare {value} as a number)'
+
+
 def _problem(err: dict, where: str) -> Problem:
     key = ".".join(str(p) for p in err["loc"]) or "(top level)"
     value = err.get("input") if err["type"] != "missing" else None
-    fix = _FIXES.get(err["type"], "").format(**err.get("ctx", {}))
+    ctx = err.get("ctx") or {}
+    fix = ctx.get("fix") or _FIXES.get(err["type"], "").format(**ctx)
+    if err["type"] == "string_type" and isinstance(value, (int, float, bool)):
+        fix = _quote_fix(value)
     return Problem(f"{where}: {key}", err["msg"], value, fix)
 
 
@@ -116,11 +134,12 @@ class DatasetSpec(Spec):
     source: Source
     target: str | None = None
     drop: list[str] = []
-    group: str | None = None
+    group: str | None = None  # split key; may also be listed under metadata (scored per group)
     categorical: list[str] = []
     metadata: list[str] = []  # per-row columns kept for subgroup analysis, not used as features
     # binary: the label value that counts as positive (AUROC, AUPRC, ...); default: the class
-    # that sorts last (1 of 0/1, True of False, "yes" of "no"; "healthy" of "cancer"!)
+    # that sorts last (1 of 0/1, True of False, "yes" of "no"; "healthy" of "cancer"!). Written
+    # as the class's name: quoted for numbers ("1"; a whole float label 1.0 is named "1").
     positive: str | None = None
     sequence: SequenceSpec | None = None
     provenance: Provenance = Provenance()

@@ -6,6 +6,7 @@ raises one ConfigError listing every problem.
 """
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 from typing import Literal
 
@@ -101,8 +102,7 @@ def read_study(name_or_path: str, trials: int | None = None, seed: int | None = 
     """
     path = study_path(name_or_path)
     if not path.exists():
-        return None, [Problem(str(name_or_path), "must be a study YAML file or a bundled study",
-                              fix=f"use one of {bundled_studies()} or a path to a .yaml file")]
+        return None, [_missing_study(str(name_or_path), path)]
     data = read_yaml(path) or {}
     problems = []
     if trials is not None and trials < 1:
@@ -140,8 +140,42 @@ def check_names(study: StudySpec) -> list[Problem]:
             problems.append(Problem(f"{path}: spaces.{learner}", "must name a learner of the study",
                                     learner, f"use one of {study.learners}"))
     if len(set(study.learners)) != len(study.learners):
-        problems.append(Problem(f"{path}: learners", "must not repeat a learner", study.learners))
-    return problems
+        problems.append(Problem(f"{path}: learners", "must not repeat a learner", study.learners,
+                                "list each learner once"))
+    return problems + _empty_lists(study) + _repeated_datasets(study)
+
+
+def _empty_lists(study: StudySpec) -> list[Problem]:
+    """An empty list is its own problem, not 'no learner accepts a dataset' further on."""
+    fixes = {"datasets": "add a bundled dataset (see `python -m benchmark list`) or the path of "
+                         "a dataset YAML, e.g. datasets: [breast_cancer]",
+             "learners": f"add learners, e.g. learners: [logreg, random_forest] (known: {learners.ALL})"}
+    return [Problem(f"{study.path}: {key}", "must list at least one entry; the list is empty", [],
+                    fix) for key, fix in fixes.items() if not getattr(study, key)]
+
+
+def _repeated_datasets(study: StudySpec) -> list[Problem]:
+    repeated = sorted({d for d in study.datasets if study.datasets.count(d) > 1})
+    if not repeated:
+        return []
+    return [Problem(f"{study.path}: datasets", "must not repeat a dataset", repeated,
+                    "list each dataset once")]
+
+
+def _missing_study(given: str, path: Path) -> Problem:
+    """A study path on the command line starts at the working directory; a bare word is a
+    bundled study's name."""
+    fix = f"use one of {bundled_studies()} or the path of a study YAML"
+    if Path(given).suffix in {".yaml", ".yml"} or len(Path(given).parts) > 1:
+        return Problem(given, "must be an existing study YAML (a path on the command line starts "
+                       "at the working directory)", str(path.resolve()), f"check the path, or {fix}")
+    return Problem(given, "must be a bundled study name or the path of a study YAML", given,
+                   fix + _close(given, bundled_studies()))
+
+
+def _close(name: str, options: list[str]) -> str:
+    match = difflib.get_close_matches(name, options, n=1)
+    return f" (did you mean {match[0]}?)" if match else ""
 
 
 def space_file(study: StudySpec, learner: str) -> Path | None:
@@ -152,11 +186,33 @@ def space_file(study: StudySpec, learner: str) -> Path | None:
     return p if p.is_absolute() or not study.path else Path(study.path).parent / p
 
 
+def bundled_datasets() -> list[str]:
+    return sorted(p.stem for p in paths.DATASETS.glob("*.yaml"))
+
+
+def _is_path(entry: Path) -> bool:
+    return entry.suffix in {".yaml", ".yml"} or len(entry.parts) > 1
+
+
 def dataset_ref(study: StudySpec, name: str) -> str:
-    """A dataset entry is a bundled name or a path relative to the study file."""
-    p = Path(name)
-    if p.suffix in {".yaml", ".yml"} and not p.is_absolute() and study.path:
-        candidate = Path(study.path).parent / p
-        if candidate.exists():
-            return str(candidate)
-    return name
+    """The manifest a ``datasets:`` entry names: a bundled name as it is, or the path of a dataset
+    YAML, relative to the study file's folder only (never the working directory).
+
+    Raises ConfigError naming the study file and ``datasets[i]`` when neither exists.
+    """
+    i = study.datasets.index(name) if name in study.datasets else 0
+    at = f"{study.path or study.name}: datasets[{i}]"
+    entry = Path(name).expanduser()
+    if _is_path(entry):
+        path = entry if entry.is_absolute() or not study.path else Path(study.path).parent / entry
+        if path.is_file():
+            return str(path)
+        raise ConfigError([Problem(at, "must be a bundled dataset or an existing dataset YAML (a "
+                                   "relative path starts at the study file's folder)", name,
+                                   f"the file would be {path.resolve()}: fix the path, or use a "
+                                   f"bundled dataset: {bundled_datasets()}")])
+    if name in bundled_datasets():
+        return name
+    raise ConfigError([Problem(at, "must be a bundled dataset name or the path of a dataset YAML",
+                               name, f"use one of {bundled_datasets()}{_close(name, bundled_datasets())}"
+                               ", or a path ending in .yaml (relative to the study file's folder)")])

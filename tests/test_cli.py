@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -19,7 +20,12 @@ def test_list_names_bundled_things():
 def test_validate_bundled_quick_study():
     res = cli("validate", "quick")
     assert res.returncode == 0, res.stderr
-    assert "90 cells x 10 trials" in res.stdout
+    assert re.match(r"quick: OK\. 4 datasets, \d+ learners, \d+ cells x \d+ trials\.", res.stdout)
+    for name in ("breast_cancer", "digits", "expression", "dna_motifs"):  # each says its metric
+        assert re.search(rf"^  {name}: \d+ rows x \d+ features .*; primary metric [\w ,-]+ \(metric: "
+                         "auto; the smallest class", res.stdout, re.M), res.stdout
+    assert "auroc one-vs-rest, macro-averaged" in res.stdout  # digits: 10 classes
+    assert "warning" not in res.stdout  # the bundled data raise no false alarm
 
 
 def _dataset(tmp_path, name, frame, **spec):

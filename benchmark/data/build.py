@@ -7,6 +7,9 @@ Encoding decisions, kept simple on purpose:
   the tabular view, and their indices are listed in ``Dataset.categorical`` so a learner can one-hot
   them inside its own pipeline (one-hot here would fix the width for every learner);
 - the group column is not a feature: it only decides the splits.
+
+Every change made here, and every oddity found on the way (duplicates, letters outside the
+alphabet, values that look like codes for "missing"), is kept in ``Dataset.notes`` (see ``notes``).
 """
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ from pandas.api import types
 
 from ..errors import Problem, raise_if
 from ..specs import DatasetSpec
-from . import views
+from . import notes, views
 from .dataset import Dataset
 from .manifest import check_spec, load_spec
 from .sources import Raw, read_source, where
@@ -99,7 +102,8 @@ def load_dataset(spec: DatasetSpec | str, n_folds: int | None = None) -> Dataset
     raise_if(check_spec(spec))
     raw = read_source(spec)
     target = spec.target or raw.target or "target"
-    problems = _checksum_problems(spec, raw) + validate_frame(raw.frame, spec, target, n_folds)
+    problems = (_checksum_problems(spec, raw) + raw.problems
+                + validate_frame(raw.frame, spec, target, n_folds))
     raise_if(problems)
     return _assemble(raw, spec, target)
 
@@ -112,10 +116,34 @@ def _assemble(raw: Raw, spec: DatasetSpec, target: str) -> Dataset:
         y, classes = encode_labels(frame[target], spec.positive)
     view_map, names, categorical = _views(raw, spec, target)
     provenance = {**spec.provenance.model_dump(), **raw.origin}
-    return Dataset(
+    data = Dataset(
         name=spec.name, task=spec.task, modality=spec.modality, y=y, views=view_map,
         feature_names=names, classes=classes,
         groups=frame[spec.group].to_numpy() if spec.group else None, categorical=categorical,
         sha256=raw.sha256, provenance=provenance, sensitive=spec.sensitive,
         metadata={c: frame[c].to_numpy() for c in spec.metadata})
+    data.notes = _notes(raw, spec, target, data)
+    return data
 
+
+def _notes(raw: Raw, spec: DatasetSpec, target: str, data: Dataset) -> list[dict]:
+    """What loading changed and what looks odd, in the order a reader checks them."""
+    frame = raw.frame
+    out = [notes.rows_note(len(frame)), *raw.notes,
+           *notes.labels_note(data.classes, spec.task, spec.positive)]
+    if spec.modality == "tabular":
+        columns = feature_columns(frame, spec, target)
+        numeric = [c for i, c in enumerate(columns) if i not in data.categorical]
+        out += notes.encoding_notes(frame, [str(c) for c in columns], data.categorical)
+        out += notes.missing_note(data.X, data.feature_names)
+        out += notes.sentinel_notes(frame, numeric + ([target] if spec.task == "regression" else []))
+        keys, what = notes.row_keys(data.X), "feature row"
+    elif spec.modality == "sequence":
+        sequences = [str(s).upper() for s in frame[spec.sequence.column]]
+        out += notes.sequence_notes(list(frame[spec.sequence.column]), spec.sequence.alphabet,
+                                    spec.sequence.k, data.views["onehot"].shape[1])
+        keys, what = notes.row_keys(sequences), "sequence"
+    else:
+        out += notes.image_notes(raw.images, data.views["image"])
+        keys, what = notes.row_keys(data.X), "image"
+    return out + notes.duplicate_notes(keys, data.y, what, spec.task)

@@ -31,6 +31,8 @@ class Dataset:
     provenance: dict = field(default_factory=dict)
     sensitive: bool = False
     metadata: dict[str, np.ndarray] = field(default_factory=dict)  # extra per-row columns
+    # What loading changed and what looks odd (benchmark.data.notes): shown, never silent.
+    notes: list[dict] = field(default_factory=list)
 
     @property
     def n_samples(self) -> int:
@@ -59,6 +61,7 @@ class Dataset:
             "sensitive": self.sensitive,
             "sha256": self.sha256,
             "provenance": self.provenance,
+            "notes": self.notes,
         }
         if self.classes is not None:
             counts = np.bincount(self.y, minlength=len(self.classes))

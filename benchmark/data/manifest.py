@@ -142,19 +142,27 @@ def _sequence(spec: DatasetSpec) -> list[Problem]:
     return problems
 
 
+# Pairs of roles one column may hold at once: a group column may also be metadata, so that the
+# report scores each group (patient, batch, site) as a subgroup.
+SHARED_ROLES = {frozenset({"group", "metadata"})}
+
+
 def _roles(spec: DatasetSpec) -> list[Problem]:
-    """A column plays one role only: target, group, sequence, drop, categorical or metadata."""
+    """A column plays one role only (target, group, sequence, drop, categorical or metadata),
+    except a group column, which may also be listed under metadata."""
     roles = {"target": [spec.target], "group": [spec.group], "drop": spec.drop,
              "categorical": spec.categorical, "metadata": spec.metadata,
              "sequence.column": [spec.sequence.column if spec.sequence else None]}
-    seen = Counter(c for cols in roles.values() for c in set(cols) if c is not None)
     problems = []
-    for column in sorted(c for c, n in seen.items() if n > 1):
+    for column in sorted({c for cols in roles.values() for c in cols if c is not None}):
         keys = [k for k, cols in roles.items() if column in cols]
-        problems.append(Problem(where(spec, keys[0]), f"a column may play one role only, but it "
-                                f"is listed under {keys}", column, "keep it under one key"))
+        if len(keys) > 1 and frozenset(keys) not in SHARED_ROLES:
+            problems.append(Problem(where(spec, keys[0]), f"a column may play one role only (a "
+                                    f"group column may also be metadata), but it is listed under "
+                                    f"{keys}", column, "keep it under one key"))
     for key in ("drop", "categorical", "metadata"):
         dup = sorted(c for c, n in Counter(roles[key]).items() if n > 1)
         if dup:
-            problems.append(Problem(where(spec, key), "must not list a column twice", dup))
+            problems.append(Problem(where(spec, key), "must not list a column twice", dup,
+                                    "list each column once"))
     return problems

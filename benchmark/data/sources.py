@@ -14,6 +14,7 @@ import pandas as pd
 from ..errors import ConfigError, Problem
 from ..specs import DatasetSpec
 from . import files, generators, openml_cache
+from .notes import note
 
 SKLEARN_LOADERS = ("breast_cancer", "digits")
 
@@ -25,6 +26,8 @@ class Raw:
     sha256: str  # of the file read, or of the arrays made in memory
     images: np.ndarray | None = None
     origin: dict = field(default_factory=dict)  # facts for provenance (file, versions, ids)
+    problems: list[Problem] = field(default_factory=list)  # found while reading, reported with the rest
+    notes: list[dict] = field(default_factory=list)  # changes the reader made (see notes.note)
 
 
 def spec_dir(spec: DatasetSpec) -> Path:
@@ -54,7 +57,9 @@ def _sklearn(spec: DatasetSpec) -> Raw:
     images = bunch.images / 16.0  # 4-bit pixels: 16 is white
     frame = pd.DataFrame({"target": bunch.target})
     sha = files.sha256_arrays({"images": images, "target": bunch.target})
-    return Raw(frame, "target", sha, images=images, origin=origin)
+    scaled = note("info", "pixels", "4-bit pixels (0 to 16) divided by 16 to lie in [0, 1]",
+                  divided_by=16)
+    return Raw(frame, "target", sha, images=images, origin=origin, notes=[scaled])
 
 
 def _generated(spec: DatasetSpec) -> Raw:
@@ -79,10 +84,43 @@ def _file(spec: DatasetSpec) -> Raw:
             images, labels = files.read_npz(path)
             return Raw(pd.DataFrame({"target": labels}), "target", files.sha256_file(path),
                        images=images, origin=origin)
-        return Raw(files.read_table(path, fmt), None, files.sha256_file(path), origin=origin)
-    except (OSError, ValueError, KeyError) as exc:
-        raise ConfigError([Problem(where(spec, "source.path"), f"must be a readable {fmt} file: {exc}",
-                                   str(path), "check the file and source.format")]) from None
+        problems = _header_problems(spec, path, fmt) if fmt in files.SEPARATORS else []
+        frame = files.read_table(path, fmt)
+    except files.READ_ERRORS as exc:
+        fix = ("copy or download the file again and compare its sha256 with the source's"
+               if files.damaged(exc) else "check the file and source.format")
+        raise ConfigError([Problem(where(spec, "source.path"), f"must be a readable {fmt} file: "
+                                   f"{files.read_error(exc)}", str(path), fix)]) from None
+    return Raw(frame, None, files.sha256_file(path), origin=origin, problems=problems)
+
+
+def _header_problems(spec: DatasetSpec, path: Path, fmt: str) -> list[Problem]:
+    """Repeated column names (pandas would silently rename the second ``x`` to ``x.1``); a
+    separator other than the format's raises at once, since every column check would fail."""
+    line = files.first_line(path)
+    if line is None:
+        return []
+    sep = files.other_separator(line, fmt)
+    if sep is not None:
+        raise ConfigError([_separator_problem(spec, line, fmt, sep)])
+    repeated = files.repeated_names(files.header(line, fmt))
+    if not repeated:
+        return []
+    text = "; ".join(f"{name!r} at columns {', '.join(map(str, at))}" for name, at in repeated.items())
+    return [Problem(where(spec, "source.path"), "column names in the header must be unique (a "
+                    "repeated name would be read as a second, renamed column)", text,
+                    "rename or remove the repeated columns in the file")]
+
+
+def _separator_problem(spec: DatasetSpec, line: str, fmt: str, sep: str) -> Problem:
+    own, names = files.SEPARATORS[fmt], files.SEPARATOR_NAMES
+    fixes = {"\t": "set source.format: tsv (or name the file .tsv)",
+             ",": "set source.format: csv (or name the file .csv)"}
+    fix = fixes.get(sep, f"save the file with {names[own]} (e.g. pandas: frame.to_csv(path, "
+                         "index=False)); files with semicolons often write decimal commas too")
+    return Problem(where(spec, "source.format"), f"a {fmt} file separates its columns with "
+                   f"{names[own]}, but its first line holds {names[sep]} and no {names[own][:-1]}",
+                   line[:80], fix)
 
 
 def _openml(spec: DatasetSpec) -> Raw:

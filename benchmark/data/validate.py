@@ -95,17 +95,35 @@ def _preview(frame: pd.DataFrame, n: int = 30, near: list[str] = ()) -> str:
     return (f"did you mean {', '.join(dict.fromkeys(close))}? " if close else "") + f"columns: {text}"
 
 
+def _infinite(series: pd.Series) -> np.ndarray:
+    """Rows holding inf or -inf (a numeric column; False elsewhere)."""
+    if not types.is_numeric_dtype(series) or types.is_bool_dtype(series):
+        return np.zeros(len(series), dtype=bool)
+    return np.isinf(series.to_numpy(dtype=np.float64, na_value=np.nan))
+
+
+def _some(counts: dict, n: int = 10) -> str:
+    """``name: count`` for the first ``n`` entries, and how many more there are."""
+    text = ", ".join(f"{k}: {v}" for k, v in list(counts.items())[:n])
+    return text + (f", ... ({len(counts)} in all)" if len(counts) > n else "")
+
+
 def _target_problems(frame, spec, target, n_folds, at: Where) -> list[Problem]:
     if target not in frame.columns:
         return [Problem(at("target"), "must name a column of the data", target,
                         f"set target: to the label column; {_preview(frame, near=[target])}")]
     labels = frame[target]
-    missing = int(labels.isna().sum())
+    missing, infinite = int(labels.isna().sum()), _infinite(labels)
     problems = []
     if missing:
         problems.append(Problem(at("target"), f"must have a value in every row; {missing} of "
                                 f"{len(labels)} rows are missing", target,
                                 "remove those rows from the file or fill in their labels"))
+    if infinite.any():
+        problems.append(Problem(at("target"), f"must be a finite number in every row; "
+                                f"{int(infinite.sum())} of {len(labels)} rows are inf or -inf",
+                                target, "remove those rows from the file or correct their values"))
+        labels = labels[~infinite]
     if spec.task == "regression":
         if not types.is_numeric_dtype(labels):
             problems.append(Problem(at("target"), "a regression target must be numeric", target,
@@ -147,6 +165,27 @@ def _feature_problems(frame, spec, target, at: Where) -> list[Problem]:
     return []
 
 
+def _infinite_problems(frame, spec, target, at: Where) -> list[Problem]:
+    """inf in a feature column: it would break scaling and most learners, and no imputer
+    treats it as missing, so it is refused like a missing label, naming the columns."""
+    counts = {str(c): int(n) for c in feature_columns(frame, spec, target)
+              if (n := _infinite(frame[c]).sum())}
+    if not counts:
+        return []
+    return [Problem(at("features"), f"feature values must be finite; {len(counts)} column"
+                    f"{'s hold' if len(counts) > 1 else ' holds'} inf or -inf (column: rows)",
+                    _some(counts), "replace them with finite values, or leave those cells empty "
+                    "(missing values are imputed inside each pipeline), or list the column under "
+                    "drop:")]
+
+
+def _no_rows(frame: pd.DataFrame, spec: DatasetSpec, at: Where) -> Problem:
+    key = "source.path" if spec.source.kind == "file" else "source"
+    return Problem(at(key), f"must hold at least one row of data; it has a header of "
+                   f"{len(frame.columns)} columns and no rows", "0 rows",
+                   "check that the file is complete (an export may stop after the header)")
+
+
 def _sequence_problems(frame, spec, at: Where) -> list[Problem]:
     column = spec.sequence.column if spec.sequence else None
     if column is None or column not in frame.columns:
@@ -164,12 +203,17 @@ def validate_frame(frame: pd.DataFrame, spec: DatasetSpec, target: str | None = 
     """All problems of a raw frame against its spec (``target`` defaults to the spec's)."""
     at = _where(spec, spec.name)
     target = target or spec.target or "target"
-    problems = _missing_columns(frame, spec, at) + _target_problems(frame, spec, target, n_folds, at)
+    problems = _missing_columns(frame, spec, at)
+    if len(frame.index) == 0:  # every other check would only echo this one
+        absent = [] if target in frame.columns else _target_problems(frame, spec, target, None, at)
+        return problems + absent + [_no_rows(frame, spec, at)]
+    problems += _target_problems(frame, spec, target, n_folds, at)
     # With the target misspelled, its likely column is left out of the feature check: the label
     # itself must not be reported as an undeclared categorical feature.
     likely = [] if target in frame.columns else difflib.get_close_matches(
         str(target), [str(c) for c in frame.columns], n=1)
     problems += _feature_problems(frame.drop(columns=likely), spec, target, at)
+    problems += _infinite_problems(frame, spec, target, at)
     problems += _sequence_problems(frame, spec, at)
     if spec.group and spec.group in frame.columns:
         problems += group_problems(frame[spec.group], n_folds, at)
