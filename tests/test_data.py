@@ -181,6 +181,8 @@ def test_npz_images_from_split_arrays(tmp_path):
     data = load_dataset(load_spec(path), n_folds=3)
     assert data.views["image"].shape == (26, 1, 9, 9) and data.X.shape == (26, 81)
     assert data.views["image"].max() <= 1.0 and data.classes == ["0", "1"]
+    merged = [n for n in data.notes if n["topic"] == "split"]  # the file's split is stated
+    assert merged and "train 20, test 6 images) was merged" in merged[0]["text"]
 
 
 # ---------------------------------------------------------------- validation

@@ -126,12 +126,21 @@ def _pick(arrays, names: tuple[str, ...]):
     return None
 
 
+def npz_splits(path: Path) -> dict[str, int]:
+    """Images per part of a MedMNIST-style file's own split (train/val/test), {} otherwise."""
+    with np.load(path, allow_pickle=False) as arrays:
+        if "x" in arrays or "images" in arrays:
+            return {}
+        return {p: len(arrays[f"{p}_images"]) for p in SPLIT_PREFIXES if f"{p}_images" in arrays}
+
+
 def read_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """(images, labels) from ``x``/``images`` and ``y``/``labels``.
 
     MedMNIST-style files with ``train_images``/``val_images``/``test_images`` (and ``*_labels``)
-    are concatenated in that order: the given splits are ignored for now, since the harness makes
-    its own split plan so that every learner sees the same one.
+    are concatenated in that order: the file's split is merged (and stated as such, see
+    :func:`npz_splits`), since the harness makes its own split plan so that every learner sees
+    the same one.
     """
     with np.load(path, allow_pickle=False) as arrays:
         images, labels = _pick(arrays, ("x", "images")), _pick(arrays, ("y", "labels"))

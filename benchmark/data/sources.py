@@ -83,7 +83,7 @@ def _file(spec: DatasetSpec) -> Raw:
         if fmt == "npz":
             images, labels = files.read_npz(path)
             return Raw(pd.DataFrame({"target": labels}), "target", files.sha256_file(path),
-                       images=images, origin=origin)
+                       images=images, origin=origin, notes=_split_notes(files.npz_splits(path)))
         problems = _header_problems(spec, path, fmt) if fmt in files.SEPARATORS else []
         frame = files.read_table(path, fmt)
     except files.READ_ERRORS as exc:
@@ -92,6 +92,15 @@ def _file(spec: DatasetSpec) -> Raw:
         raise ConfigError([Problem(where(spec, "source.path"), f"must be a readable {fmt} file: "
                                    f"{files.read_error(exc)}", str(path), fix)]) from None
     return Raw(frame, None, files.sha256_file(path), origin=origin, problems=problems)
+
+
+def _split_notes(parts: dict[str, int]) -> list[dict]:
+    """A source's own train/val/test split is merged, never silently: say so."""
+    if not parts:
+        return []
+    sizes = ", ".join(f"{name} {n}" for name, n in parts.items())
+    return [note("info", "split", f"the file's own split ({sizes} images) was merged: every "
+                       "learner is scored on the study's outer folds instead", **parts)]
 
 
 def _header_problems(spec: DatasetSpec, path: Path, fmt: str) -> list[Problem]:
