@@ -23,6 +23,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--storage", help="an Optuna storage URL (default: SQLite in the run folder)")
     run.add_argument("--cpus", type=int, help="CPUs for the embedded Ray (default: all)")
     run.add_argument("--no-report", action="store_true", help="skip writing index.html")
+    run.add_argument("--log-every", type=int, metavar="N", help="when stdout is not a terminal "
+                     "(a cluster job, nohup): a line every N finished trials (default: 20 lines "
+                     "per run)")
     val = sub.add_parser("validate", help="check a study and its datasets without running it")
     val.add_argument("study")
     sub.add_parser("list", help="list bundled studies, datasets and learners")
@@ -92,13 +95,17 @@ def _report(run_dir: Path) -> int:
 
 def _run(args) -> int:
     from . import paths
+    from .errors import Problem
     from .progress import RunProgress
-    from .runner import check_folder, execute, prepare
+    from .runner import execute, prepare
 
+    if args.log_every is not None and args.log_every < 1:
+        raise ConfigError([Problem("--log-every", "must be at least 1", args.log_every,
+                                   "give a number of trials, e.g. --log-every 50")])
     plan = prepare(args.study, trials=args.trials, seed=args.seed)  # every check, before compute
     out = (args.out or paths.REPORTS / plan.study.name).resolve()
-    check_folder(plan, out)  # another study's folder is refused before anything starts
-    with RunProgress(plan) as progress:
+    # execute refuses an unusable run folder before writing to it (runner.check_folder)
+    with RunProgress(plan, every=args.log_every) as progress:
         try:
             execute(plan, out, address=args.address, storage=args.storage, num_cpus=args.cpus,
                     on_event=progress.update)

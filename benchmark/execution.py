@@ -10,12 +10,21 @@ store once per run (``ray.put``).
 The embedded Ray (no address given) listens on 127.0.0.1 only and keeps Ray's token
 authentication on. On a cluster (``--address`` or ``RAY_ADDRESS``, e.g. inside ``ray job
 submit``) the cluster's own settings apply; see docs/cluster.md.
+
+The embedded Ray keeps its session (sockets, logs, spilled objects) in a temp folder of its own
+(``new_temp_dir``), removed when the run ends unless ``BENCHMARK_KEEP_RAY_SESSION`` is set; a
+driver that was killed leaves that folder and some of Ray's processes behind, and the next driver
+of the same run folder removes them (``clean_leftovers``): they are found by that folder, which
+no other process uses.
 """
 from __future__ import annotations
 
 import os
+import shutil
+import signal
 import socket
 import sys
+import tempfile
 import time
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -23,7 +32,10 @@ from typing import Any, Callable, Iterable, Iterator
 
 import ray
 
+from .errors import ConfigError, Problem
+
 LOOPBACK = "127.0.0.1"
+KEEP_SESSION = "BENCHMARK_KEEP_RAY_SESSION"  # set (not "0"): the embedded Ray's folder is kept
 # Errors that mean the task (not a trial) failed: its worker or node died, or the code outside any
 # trial raised. The cell is then resubmitted from the store (runner._after_crash).
 TASK_ERRORS = (ray.exceptions.RayError, OSError)
@@ -152,15 +164,139 @@ def _quiet(logger_name: str):
         log.setLevel(saved)
 
 
+# ------------------------------------------------------------------ addresses
+
+
+def cluster_address(address: str | None) -> str | None:
+    """The cluster a run joins: ``--address``, else ``RAY_ADDRESS``; None for an embedded Ray."""
+    return address or os.environ.get("RAY_ADDRESS") or None
+
+
+def _host_port(address: str) -> tuple[str, int] | None:
+    """``host:port`` of an address (``ray://`` or ``http://`` prefixes allowed), else None
+    (``auto``, ``local``: Ray resolves those itself, and fails at once if it cannot)."""
+    rest = address.split("://", 1)[-1].rstrip("/")
+    host, sep, port = rest.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        return None
+    return host.strip("[]"), int(port)
+
+
+def check_address(address: str | None, seconds: float = 5.0) -> list[Problem]:
+    """An address nothing answers at, found in seconds: Ray itself retries it for minutes."""
+    address = cluster_address(address)
+    where = _host_port(address) if address else None
+    if where is None:
+        return []
+    try:
+        socket.create_connection(where, timeout=seconds).close()
+    except TimeoutError:
+        return [_unreachable(address, f"no answer within {seconds:g} s")]
+    except OSError as exc:
+        return [_unreachable(address, exc.strerror or type(exc).__name__)]
+    return []
+
+
+def _unreachable(address: str, why: str) -> Problem:
+    return Problem("--address (or RAY_ADDRESS)", f"must be the address of a running Ray cluster's "
+                   f"head that this machine can reach ({why})", address,
+                   "start the cluster first (`ray start --head`), correct the address, or leave "
+                   "it out (and unset RAY_ADDRESS) to run on an embedded Ray on this machine; see "
+                   "docs/cluster.md")
+
+
+# ------------------------------------------------------------------ the embedded Ray's leftovers
+
+
+def new_temp_dir() -> str:
+    """A folder of its own for an embedded Ray's session, under Ray's usual temp root.
+
+    Short on purpose: Ray's socket paths inside it must stay under 108 characters.
+    """
+    root = os.environ.get("RAY_TMPDIR") or tempfile.gettempdir()
+    return tempfile.mkdtemp(prefix="benchmark-ray-", dir=root)
+
+
+def keep_session() -> bool:
+    return os.environ.get(KEEP_SESSION, "0") not in ("", "0")
+
+
+def processes_using(folder: str) -> list[int]:
+    """This user's processes (this one excepted) that run from or write into ``folder``.
+
+    Every process of a Ray session (GCS, raylet, agents, workers) logs into the session's folder,
+    so an embedded Ray given a folder of its own is found exactly by it, even after Ray renames
+    its processes (``ray::IDLE``) or they lose their parent. Linux only (/proc); elsewhere none.
+    """
+    prefix, me, uid, found = folder.rstrip("/") + "/", os.getpid(), os.getuid(), []
+    proc = "/proc"
+    for name in os.listdir(proc) if os.path.isdir(proc) else []:
+        if not name.isdigit() or int(name) == me:
+            continue
+        try:
+            if os.stat(f"{proc}/{name}").st_uid != uid:
+                continue
+            with open(f"{proc}/{name}/cmdline", "rb") as f:
+                if prefix.encode() in f.read():
+                    found.append(int(name))
+                    continue
+            fds = f"{proc}/{name}/fd"
+            if any(os.readlink(f"{fds}/{fd}").startswith(prefix) for fd in os.listdir(fds)):
+                found.append(int(name))
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+    return found
+
+
+def clean_leftovers(folder: str | None, keep: bool = False) -> list[int]:
+    """Stop every process of the Ray session in ``folder`` and remove the folder (unless
+    ``keep``); returns the pids stopped. Nothing else is touched: the folder is this session's."""
+    if not folder:
+        return []
+    pids = processes_using(folder)
+    alive = pids
+    for sig in (signal.SIGTERM, signal.SIGKILL):  # a chance to exit cleanly, then none
+        for pid in alive:
+            try:
+                os.kill(pid, sig)
+            except OSError:
+                pass
+        deadline = time.monotonic() + 3.0
+        while (alive := [p for p in alive if _alive(p)]) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if not alive:
+            break
+    if not keep:
+        shutil.rmtree(folder, ignore_errors=True)
+    return pids
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie waiting for its parent counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 class Session:
-    """An embedded local Ray (loopback only) or a connection to an existing cluster."""
+    """An embedded local Ray (loopback only) or a connection to an existing cluster.
+
+    ``temp_dir``: the embedded Ray's own session folder (``new_temp_dir()`` if None), removed
+    with whatever of Ray still uses it when the session ends, unless ``keep_session()``;
+    ``on_temp_dir(folder)`` is called before Ray starts in it.
+    """
 
     def __init__(self, address: str | None = None, num_cpus: int | None = None,
-                 cpus_per_trial: int = 1, gpus_per_deep_trial: float = 0.25):
-        self.address = address or os.environ.get("RAY_ADDRESS") or None
+                 cpus_per_trial: int = 1, gpus_per_deep_trial: float = 0.25,
+                 temp_dir: str | None = None,
+                 on_temp_dir: Callable[[str], None] | None = None):
+        self.address = cluster_address(address)
         self.num_cpus = num_cpus
         self.cpus_per_trial = cpus_per_trial
         self.gpus_per_deep_trial = gpus_per_deep_trial
+        self.temp_dir, self.on_temp_dir = temp_dir, on_temp_dir
         self._started = False
         self._gpus: bool | None = None
         self._stack = ExitStack()
@@ -169,24 +305,41 @@ class Session:
         if ray.is_initialized():
             return self
         if self.address:
-            ray.init(address=self.address, configure_logging=False)
+            self._join()
         else:
-            with ExitStack() as stack:
-                stack.enter_context(_loopback_only())
-                stack.enter_context(_quiet(AUTH_NOTICE))  # it suggests turning auth off
-                # Token authentication: Ray turns it on for a new local cluster unless
-                # RAY_AUTH_MODE says otherwise (making ~/.ray/auth_token if there is none).
-                ray.init(num_cpus=self.num_cpus, include_dashboard=False,
-                         dashboard_host=LOOPBACK, _node_ip_address=LOOPBACK,
-                         log_to_driver=False, configure_logging=False)
-                self._stack = stack.pop_all()  # restored when the session ends
-            self._started = True
+            self._start()
         return self
+
+    def _join(self) -> None:
+        try:
+            ray.init(address=self.address, configure_logging=False)
+        except ConnectionError as exc:  # e.g. "auto" with no cluster running here
+            raise ConfigError([_unreachable(self.address, str(exc).splitlines()[0])]) from None
+
+    def _start(self) -> None:
+        self.temp_dir = self.temp_dir or new_temp_dir()
+        if self.on_temp_dir:
+            self.on_temp_dir(self.temp_dir)
+        with ExitStack() as stack:
+            stack.enter_context(_loopback_only())
+            stack.enter_context(_quiet(AUTH_NOTICE))  # it suggests turning auth off
+            # Token authentication: Ray turns it on for a new local cluster unless
+            # RAY_AUTH_MODE says otherwise (making ~/.ray/auth_token if there is none).
+            ray.init(num_cpus=self.num_cpus, include_dashboard=False,
+                     dashboard_host=LOOPBACK, _node_ip_address=LOOPBACK,
+                     log_to_driver=False, configure_logging=False, _temp_dir=self.temp_dir)
+            self._stack = stack.pop_all()  # restored when the session ends
+        self._started = True
 
     def __exit__(self, *exc) -> None:
         if self._started:
             ray.shutdown()
             self._stack.close()
+            keep = keep_session()
+            clean_leftovers(self.temp_dir, keep=keep)  # Ray's processes that outlive shutdown
+            if keep:
+                print(f"Ray's session folder is kept ({KEEP_SESSION}): {self.temp_dir}",
+                      file=sys.stderr)
 
     @property
     def embedded(self) -> bool:
@@ -212,23 +365,31 @@ class Session:
                                   max_retries=0, name=job.key).remote(*job.args)
 
     def map(self, fn: Callable, calls: list[tuple[tuple, bool]], retries: int,
-            on_lost: Callable[[int, Exception], Any]) -> list:
+            on_lost: Callable[[int, Exception], Any],
+            on_done: Callable[[int], None] | None = None) -> list:
         """``fn(*args)`` for every ``(args, deep)`` of ``calls``, each a Ray task sized like a
         trial (deep ones ask for GPUs like deep trials), results in the calls' order.
 
         ``fn`` must give the same result when run again (seeded, no side effects): Ray reruns a
         task whose worker or node died up to ``retries`` times; after that ``on_lost(i, exc)``
         stands in for the result of call ``i``. ObjectRefs among the args arrive as their values.
+        ``on_done(n)`` is told how many calls have finished, as they finish (for progress).
         """
         refs = [_call_task.options(num_cpus=self.cpus_per_trial, num_gpus=self._gpus_for(deep),
                                    max_retries=retries).remote(fn, self.cpus_per_trial, deep, *args)
                 for args, deep in calls]
-        out = []
-        for i, ref in enumerate(refs):
-            try:
-                out.append(ray.get(ref))
-            except TASK_ERRORS as exc:
-                out.append(on_lost(i, exc))
+        index, out, waiting = {ref: i for i, ref in enumerate(refs)}, [None] * len(refs), refs
+        while waiting:  # whatever is ready, else wait for one
+            ready, waiting = ray.wait(waiting, num_returns=len(waiting), timeout=0)
+            if not ready:
+                ready, waiting = ray.wait(waiting, num_returns=1)
+            for ref in ready:
+                try:
+                    out[index[ref]] = ray.get(ref)
+                except TASK_ERRORS as exc:
+                    out[index[ref]] = on_lost(index[ref], exc)
+            if on_done:
+                on_done(len(refs) - len(waiting))
         return out
 
     def _windows(self) -> tuple[int, int]:

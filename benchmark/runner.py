@@ -2,11 +2,14 @@
 
 ``prepare`` does all the checking (and data loading) before any compute is spent and raises one
 ConfigError with every problem. ``execute`` resumes from whatever the store already holds: a cell
-whose outer evaluation is stored is done; any other cell continues from its stored trials.
+whose outer evaluation is stored is done; any other cell continues from its stored trials. A run
+folder belongs to one driver at a time and to the inputs it was made from: ``check_folder``
+refuses anything else before a file in it is written.
 """
 from __future__ import annotations
 
 import json
+import socket
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,11 +20,13 @@ from . import learners, manifest, metrics
 from .data.dataset import Dataset
 from .data.manifest import resolve as resolve_spec
 from .errors import ConfigError, Problem, raise_if
-from .execution import Job, Session
+from .execution import (Job, Session, check_address, clean_leftovers, cluster_address,
+                        keep_session)
 from .search import Cell, CellSettings, out_of_time
 from .spaces import SearchSpace, load_space
 from .splits import SplitPlan, make_plan
-from .store import Store, default_url
+from .store import STORE_FILE, Store, default_url, sqlite_file
+from .store import check as check_store
 from .study import StudySpec, check_names, dataset_ref, read_study, space_file
 
 
@@ -34,6 +39,13 @@ class Plan:
     splits: dict[str, SplitPlan]
     pairs: list[tuple[str, str]]
     skipped: list[tuple[str, str, str]] = field(default_factory=list)
+    _digests: dict[str, str] = field(default_factory=dict, repr=False)
+
+    def content_sha256(self, dataset: str) -> str:
+        """The dataset's content hash (``manifest.dataset_digest``), computed once."""
+        if dataset not in self._digests:
+            self._digests[dataset] = manifest.dataset_digest(self.datasets[dataset])
+        return self._digests[dataset]
 
     def cells(self) -> list[Cell]:
         n = self.study.splits.outer_folds * self.study.splits.repeats  # (repeat, fold) flattened
@@ -150,20 +162,46 @@ def _pairs(study: StudySpec, datasets: dict[str, Dataset]):
     return pairs, skipped
 
 
-# ---------------------------------------------------------------- execution
+# ---------------------------------------------------------------- the run folder
 
-def check_folder(plan: Plan, run_dir: Path) -> dict | None:
-    """The folder's previous manifest, if any; ConfigError if another study made it."""
-    path = Path(run_dir) / "manifest.json"
-    previous = json.loads(path.read_text()) if path.exists() else None
-    config = plan.study.model_dump()
-    if previous and previous.get("config_hash") != manifest.config_hash(config):
-        changed = _changes(previous.get("config") or {}, config)
-        raise ConfigError([Problem(str(path), "a run folder resumes only the study that made it",
-                                   "; ".join(changed[:8]) or "a different study",
-                                   "rerun with the same study, trials and seed, or pass a new "
-                                   "--out for the new settings")])
+def check_folder(plan: Plan, run_dir: Path, storage: str | None = None,
+                 address: str | None = None) -> dict | None:
+    """Every reason the run folder would refuse this run, found without writing anything (not
+    even the folder): another driver in it, an unreachable cluster, a read-only folder, another
+    study, other data or split plans, a damaged or lost store. Raises one ConfigError with them
+    all; returns the folder's previous manifest (None for a new folder)."""
+    run_dir = Path(run_dir)
+    problems = check_address(address)
+    who = manifest.holder(run_dir)
+    if who is not None:  # the rest may be mid-change under the other driver
+        raise ConfigError(problems + [manifest.held(run_dir / manifest.LOCK, who)])
+    previous = manifest.read(run_dir)
+    raise_if(problems + _folder_problems(plan, run_dir, storage or default_url(run_dir), previous))
     return previous
+
+
+def _folder_problems(plan: Plan, run_dir: Path, url: str, previous: dict | None) -> list[Problem]:
+    files = [run_dir / manifest.MANIFEST, run_dir / manifest.LOCK]
+    if (db := sqlite_file(url)) is not None:
+        files += [db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")]
+    problems = manifest.writable_problems(run_dir, files)
+    if previous is None:
+        return problems + check_store(url, None)
+    study = _study_problems(plan, run_dir, previous)
+    inputs = [] if study else _input_problems(plan, run_dir, previous)
+    where = _store_problems(run_dir, url, previous)
+    return problems + study + inputs + (where or check_store(url, _recorded(previous)))
+
+
+def _study_problems(plan: Plan, run_dir: Path, previous: dict) -> list[Problem]:
+    """Another study's folder (other datasets, learners, seed, metric, budget or splits)."""
+    config = plan.study.model_dump()
+    if previous.get("config_hash") == manifest.config_hash(config):
+        return []
+    changed = _changes(previous.get("config") or {}, config)
+    return [Problem(str(run_dir / manifest.MANIFEST), "a run folder resumes only the study that "
+                    "made it", "; ".join(changed[:8]) or "a different study", "rerun with the "
+                    "same study, trials and seed, or pass a new --out for the new settings")]
 
 
 def _changes(old: dict, new: dict, prefix: str = "") -> list[str]:
@@ -178,21 +216,113 @@ def _changes(old: dict, new: dict, prefix: str = "") -> list[str]:
     return out
 
 
-def _manifest(plan: Plan, run_dir: Path, store_url: str) -> dict:
+def _input_problems(plan: Plan, run_dir: Path, previous: dict) -> list[Problem]:
+    """Data or split plans other than those the folder was made from: resuming would mix
+    trials scored on two datasets (or index past the end of a shorter one)."""
+    where, problems = str(run_dir / manifest.MANIFEST), []
+    for name, ds in plan.datasets.items():
+        old = (previous.get("datasets") or {}).get(name) or {}
+        data = _data_change(old, plan.content_sha256(name), ds.sha256)
+        if data:
+            problems.append(Problem(f"{where}: datasets.{name}", f"a run folder resumes only the "
+                                    f"data it was made from, and dataset {name} is not that data",
+                                    data, "restore the data this run was made from, or pass a new "
+                                    "--out to start a new run on the new data"))
+            continue
+        old_plan = old.get("split_sha256") or _saved_plan_hash(run_dir, name)
+        if old_plan and old_plan != plan.splits[name].digest:
+            problems.append(Problem(f"{where}: datasets.{name}.split_sha256", "a run folder "
+                                    "resumes only the split plans it was made with, and the same "
+                                    f"data and settings now give dataset {name} another plan",
+                                    f"split plan sha256 was {old_plan}, now "
+                                    f"{plan.splits[name].digest}", "run with the package versions "
+                                    "recorded in manifest.json (scikit-learn makes the folds), "
+                                    "or pass a new --out"))
+    return problems
+
+
+def _data_change(old: dict, content: str, source: str | None) -> str | None:
+    """``sha256 was X, now Y`` when the data differs from the recorded data, else None (a
+    manifest from before content hashes were recorded is compared on the source checksum)."""
+    if old.get("content_sha256"):
+        return None if old["content_sha256"] == content else \
+            f"content sha256 was {old['content_sha256']}, now {content}"
+    if old.get("sha256") and source and old["sha256"] != source:
+        return f"source sha256 was {old['sha256']}, now {source}"
+    return None
+
+
+def _saved_plan_hash(run_dir: Path, name: str) -> str | None:
+    path = run_dir / "splits" / f"{name}.json"
+    try:
+        return json.loads(path.read_text()).get("sha256") if path.exists() else None
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _store_problems(run_dir: Path, url: str, previous: dict) -> list[Problem]:
+    """A store other than the one the folder's trials are in (a moved folder keeps its own)."""
+    old = previous.get("storage")
+    moved = old and sqlite_file(old) is not None and sqlite_file(old).name == STORE_FILE \
+        and url == default_url(run_dir)
+    if not old or old == url or moved:
+        return []
+    return [Problem(str(run_dir / manifest.MANIFEST), "a run folder resumes from the store its "
+                    f"trials are in ({old})", url, f"pass --storage {old}, or a new --out")]
+
+
+def _recorded(previous: dict) -> int:
+    """Trials the manifest says are stored (older manifests: 1 for a finished run)."""
+    if isinstance(previous.get("trials_stored"), int):
+        return previous["trials_stored"]
+    return 1 if previous.get("status") == "complete" else 0
+
+
+def _manifest(plan: Plan, previous: dict | None, store_url: str, stored: int) -> dict:
     config = plan.study.model_dump()
-    previous = check_folder(plan, run_dir)
     return {
         "study": plan.study.name, "config": config, "config_hash": manifest.config_hash(config),
         "seed": plan.study.seed, "storage": store_url,
         "started": (previous or {}).get("started", manifest.now()), "status": "running",
+        "trials_stored": stored,
         "versions": manifest.versions(), "git_commit": manifest.git_commit(),
         "hardware": manifest.hardware(),
-        "datasets": {n: {**d.profile(), "metric": plan.metrics[n],
-                         "split_sha256": plan.splits[n].digest} for n, d in plan.datasets.items()},
+        "datasets": {n: {**d.profile(), "content_sha256": plan.content_sha256(n),
+                         "metric": plan.metrics[n], "split_sha256": plan.splits[n].digest}
+                     for n, d in plan.datasets.items()},
         "pairs": [list(p) for p in plan.pairs], "skipped": [list(s) for s in plan.skipped],
         "seeds": "derived as sha256(study seed, dataset, fold, learner, trial): see benchmark.seeding",
     }
 
+
+def _save_splits(plan: Plan, run_dir: Path) -> None:
+    """Each dataset's split plan, written where it is missing or not this plan."""
+    (run_dir / "splits").mkdir(parents=True, exist_ok=True)
+    for name, sp in plan.splits.items():
+        if _saved_plan_hash(run_dir, name) != sp.digest:
+            sp.save(run_dir / "splits" / f"{name}.json")
+
+
+def _open_store(url: str) -> Store:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        return Store(url)
+    except SQLAlchemyError as exc:  # e.g. a database server that is not there
+        raise ConfigError([Problem("--storage", "the store must be an Optuna storage this "
+                                   "machine can open", f"{url}: {str(exc).splitlines()[0][:200]}",
+                                   "check the URL and that the database is running")]) from None
+
+
+def _clean_after(previous: dict) -> None:
+    """What the folder's last driver left on this machine if it was killed: its embedded Ray's
+    processes and temp folder (``execution.clean_leftovers``; nothing else is touched)."""
+    if previous.get("ended") or previous.get("host") != socket.gethostname():
+        return
+    clean_leftovers(previous.get("ray_temp_dir"), keep=keep_session())
+
+
+# ---------------------------------------------------------------- execution
 
 def _job(plan: Plan, store: Store, cell: Cell, refs: dict, threads: int, attempt: int = 0) -> Job:
     history = store.history(cell, plan.direction(cell.dataset))
@@ -204,66 +334,95 @@ def _job(plan: Plan, store: Store, cell: Cell, refs: dict, threads: int, attempt
 
 def execute(plan: Plan, run_dir: Path, address: str | None = None, storage: str | None = None,
             num_cpus: int | None = None, on_event: Callable[[dict], None] | None = None) -> dict:
-    """Run (or resume) every unfinished cell; returns the final manifest."""
-    run_dir = Path(run_dir)
-    (run_dir / "splits").mkdir(parents=True, exist_ok=True)
+    """Run (or resume) every unfinished cell; returns the final manifest.
+
+    Nothing in ``run_dir`` is written until the run is known to be valid (``check_folder``),
+    and then only by the driver holding the folder's lock. ``on_event`` sees the progress:
+    ``start`` (trials to run per unfinished cell), each ``trial`` and ``outer`` (a cell done)
+    event, ``phase`` changes (``ray``, ``export``, ``checks``, ``done``) and ``check`` (the
+    checks' refits done, of all).
+    """
+    run_dir, emit = Path(run_dir), on_event or (lambda event: None)
     store_url = storage or default_url(run_dir)
-    info = _manifest(plan, run_dir, store_url)
-    for name, sp in plan.splits.items():
-        sp.save(run_dir / "splits" / f"{name}.json")
-    manifest.write(run_dir / "manifest.json", info)
-    store = Store(store_url)
+    check_folder(plan, run_dir, storage, address)
+    with manifest.FolderLock(run_dir) as lock:
+        previous = manifest.read(run_dir)  # again: it may have changed before the lock was ours
+        raise_if(_folder_problems(plan, run_dir, store_url, previous))
+        _clean_after(lock.previous)
+        lock.note(**manifest.driver_facts())
+        store = _open_store(store_url)  # before the manifest: a manifest implies a store
+        try:
+            info = _manifest(plan, previous, store_url, sum(store.counts().values()))
+            _save_splits(plan, run_dir)
+            manifest.write(run_dir / manifest.MANIFEST, info)
+            _run(plan, run_dir, store, info, address, num_cpus, lock, emit)
+            # Trials that arrived again for a number already stored (never kept): 0 unless a
+            # stored trial was run a second time, which resuming must never do.
+            info.update(status="complete", finished=manifest.now(),
+                        trials_stored=sum(store.counts().values()),
+                        trials_repeated=store.repeated)
+        finally:
+            store.close()
+        manifest.write(run_dir / manifest.MANIFEST, info)
+        lock.note(ended=manifest.now())
+    return info
+
+
+def _run(plan: Plan, run_dir: Path, store: Store, info: dict, address: str | None,
+         num_cpus: int | None, lock: manifest.FolderLock, emit: Callable[[dict], None]) -> None:
+    """The cells through Ray into the store, then the export and the checks' second phase."""
     done = store.done()
     todo = [c for c in plan.cells() if c.key not in done]
-    res = plan.study.resources
-    with _LazySession(plan, address, num_cpus) as ray_session:
+    budget, stored = plan.study.budget.trials, store.counts()
+    emit({"kind": "start", "cells": {c.key: max(0, budget - stored.get(c.key, 0)) for c in todo},
+          "cells_total": len(plan.cells())})
+    with _LazySession(plan, address, num_cpus, lock, emit) as ray_session:
         if todo:
             session, refs = ray_session.get()
-            todo.sort(key=lambda c: (-2.0 if learners.get(c.learner).FAMILY == "deep" else -1.0,
-                                     -plan.datasets[c.dataset].X.size))
-            if on_event:
-                budget, stored = plan.study.budget.trials, store.counts()
-                on_event({"kind": "start",
-                          "remaining": sum(budget - stored.get(c.key, 0) + 1 for c in todo)})
             info["ray"] = {"embedded": session.embedded, "cpus": session.total_cpus(),
                            "gpus": session.has_gpus()}
-            # Built one by one as they are submitted (each reads its cell's stored trials), so the
-            # first cells run while the store is still being read for the others.
-            jobs = (_job(plan, store, c, refs, res.cpus_per_trial) for c in todo)
-
-            def on_crash(job: Job, exc: Exception) -> Job | None:
-                return _after_crash(plan, store, job, exc, refs)
-
-            def direction(cell: Cell) -> str:
-                return plan.direction(cell.dataset)
-
-            # Each batch (what finished since the last one) is stored in one transaction before
-            # the next is awaited, and before any crash is handled, so a retry resumes from it.
-            for batch in session.stream(jobs, on_crash):
-                store.record(batch, direction)
-                if on_event:
-                    for event in batch:
-                        on_event(event)
+            _stream(plan, store, todo, session, refs, emit)
         from . import results
 
+        emit({"kind": "phase", "name": "export"})
         results.export(store, run_dir, plan.datasets)
-        if on_event:
-            on_event({"kind": "checks"})
+        emit({"kind": "phase", "name": "checks"})
         _run_checks(plan, run_dir, store, ray_session.run_refits)
-    store.close()
-    # Trials that arrived again for a number already stored (never kept): 0 unless a stored
-    # trial was run a second time, which resuming must never do.
-    info.update(status="complete", finished=manifest.now(), trials_repeated=store.repeated)
-    manifest.write(run_dir / "manifest.json", info)
-    return info
+    emit({"kind": "phase", "name": "done"})
+
+
+def _stream(plan: Plan, store: Store, todo: list[Cell], session: Session, refs: dict,
+            emit: Callable[[dict], None]) -> None:
+    """Every unfinished cell as a Ray task, each finished trial stored as it arrives."""
+    res = plan.study.resources
+    todo = sorted(todo, key=lambda c: (-2.0 if learners.get(c.learner).FAMILY == "deep" else -1.0,
+                                       -plan.datasets[c.dataset].X.size))
+    # Built one by one as they are submitted (each reads its cell's stored trials), so the
+    # first cells run while the store is still being read for the others.
+    jobs = (_job(plan, store, c, refs, res.cpus_per_trial) for c in todo)
+
+    def on_crash(job: Job, exc: Exception) -> Job | None:
+        return _after_crash(plan, store, job, exc, refs, emit)
+
+    def direction(cell: Cell) -> str:
+        return plan.direction(cell.dataset)
+
+    # Each batch (what finished since the last one) is stored in one transaction before
+    # the next is awaited, and before any crash is handled, so a retry resumes from it.
+    for batch in session.stream(jobs, on_crash):
+        store.record(batch, direction)
+        for event in batch:
+            emit(event)
 
 
 class _LazySession:
     """The run's Ray session, started the first time something needs it (a resumed run whose
     cells and checks are all done never starts Ray), with the datasets put once."""
 
-    def __init__(self, plan: Plan, address: str | None, num_cpus: int | None):
+    def __init__(self, plan: Plan, address: str | None, num_cpus: int | None,
+                 lock: manifest.FolderLock, emit: Callable[[dict], None]):
         self.plan, self.address, self.num_cpus = plan, address, num_cpus
+        self.lock, self.emit = lock, emit
         self._stack = ExitStack()
         self._open: tuple[Session, dict] | None = None
 
@@ -276,9 +435,12 @@ class _LazySession:
     def get(self) -> tuple[Session, dict]:
         if self._open is None:
             res = self.plan.study.resources
-            session = self._stack.enter_context(Session(self.address, self.num_cpus,
-                                                        res.cpus_per_trial,
-                                                        res.gpus_per_deep_trial))
+            self.emit({"kind": "phase", "name": "ray", "address": cluster_address(self.address)})
+            # The embedded Ray's folder is recorded before Ray starts, so that if this driver
+            # is killed the next one finds what it left (``_clean_after``).
+            session = self._stack.enter_context(Session(
+                self.address, self.num_cpus, res.cpus_per_trial, res.gpus_per_deep_trial,
+                on_temp_dir=lambda folder: self.lock.note(ray_temp_dir=folder)))
             self._open = session, {n: session.put(d) for n, d in self.plan.datasets.items()}
         return self._open
 
@@ -296,8 +458,10 @@ class _LazySession:
                        key=lambda i: (jobs[i].role != "deep", -jobs[i].data.X.size))
         calls = [((replace(jobs[i], data=None), refs[jobs[i].dataset]), jobs[i].role == "deep")
                  for i in order]
+        self.emit({"kind": "check", "done": 0, "total": len(calls)})
         out = session.map(refit.run_on, calls, self.plan.study.resources.retries,
-                          lambda k, exc: refit.lost(jobs[order[k]], exc))
+                          lambda k, exc: refit.lost(jobs[order[k]], exc),
+                          lambda n: self.emit({"kind": "check", "done": n, "total": len(calls)}))
         results = [None] * len(jobs)
         for k, i in enumerate(order):
             results[i] = out[k]
@@ -311,7 +475,8 @@ def _run_checks(plan: Plan, run_dir: Path, store: Store, run_jobs=None) -> None:
     run_checks(plan, run_dir, store, run_jobs)
 
 
-def _after_crash(plan: Plan, store: Store, job: Job, exc: Exception, refs: dict) -> Job | None:
+def _after_crash(plan: Plan, store: Store, job: Job, exc: Exception, refs: dict,
+                 emit: Callable[[dict], None]) -> Job | None:
     """A cell's task failed outside any trial: its worker or node died, or the code around the
     trials raised. Resubmit the cell from the store, so finished trials never run again and the
     trial in flight runs again with the same seed. A trial lost more than ``resources.retries``
@@ -331,11 +496,15 @@ def _after_crash(plan: Plan, store: Store, job: Job, exc: Exception, refs: dict)
         return _job(plan, store, cell, refs, settings.threads, lost)
     cause = f"the task running it failed {lost} times: {type(exc).__name__}: {str(exc)[:500]}"
     if outer_stage:  # the outer evaluation itself kept dying
-        store.record_outer({"cell": cell, "results": {
+        outer = {"kind": "outer", "cell": cell, "results": {
             c: {"trial": None, "config": {}, "fit_seconds": None, "scores": {}, "error": cause}
-            for c in ("default", "tuned")}}, direction)
+            for c in ("default", "tuned")}}
+        store.record_outer(outer, direction)
+        emit(outer)
         return None
-    store.record_trial({"cell": cell, "number": number, "state": "FAIL", "value": None,
-                        "params": {}, "distributions": {}, "config": {}, "seconds": 0.0,
-                        "error": cause, "attrs": {}}, direction)
+    trial = {"kind": "trial", "cell": cell, "number": number, "state": "FAIL", "value": None,
+             "params": {}, "distributions": {}, "config": {}, "seconds": 0.0, "error": cause,
+             "attrs": {}}
+    store.record_trial(trial, direction)
+    emit(trial)
     return _job(plan, store, cell, refs, settings.threads, 0)

@@ -12,16 +12,22 @@ most of the executor's cost per trial. So ``record`` inserts finished trials wit
 Core into Optuna's own tables, row for row what ``add_trial`` writes (tests/test_faults.py checks
 this; it falls back to ``add_trial`` if that schema is not there), and a SQLite store on a local
 disk runs in write-ahead-log mode while the run lasts (``_use_wal``).
+
+A unique index on (cell, trial number) makes the database itself refuse a second row for a trial,
+whoever writes it (``_one_row_per_number``); ``check`` finds a damaged store before a run uses it.
 """
 from __future__ import annotations
 
 import json
 import logging
+import sqlite3
+from contextlib import closing
 from datetime import datetime, timezone
 from pathlib import Path
 
 import optuna
 
+from .errors import ConfigError, Problem
 from .search import Cell
 
 TrialState = optuna.trial.TrialState
@@ -33,8 +39,80 @@ except ImportError:  # pragma: no cover - a future Optuna
     _models = None
 
 
+STORE_FILE = "optuna.db"
+UNIQUE_INDEX = "benchmark_one_row_per_trial_number"
+
+
 def default_url(run_dir: Path) -> str:
-    return f"sqlite:///{Path(run_dir).resolve() / 'optuna.db'}"
+    return f"sqlite:///{Path(run_dir).resolve() / STORE_FILE}"
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The database file of a SQLite URL, else None."""
+    if not url.startswith("sqlite:///") or url.endswith(":memory:"):
+        return None
+    return Path(url[len("sqlite:///"):])
+
+
+def check(url: str, recorded: int | None) -> list[Problem]:
+    """What would stop a run from using its SQLite store, found without writing to it.
+
+    ``recorded``: the trials the run folder's manifest says are stored (None: no manifest, a
+    new run). A store is created before its manifest is first written, and trials are never
+    deleted, so a missing or empty file in a folder with a manifest, or fewer trials than the
+    manifest records, means the store was lost or replaced: resuming would recompute or mix.
+    """
+    path = sqlite_file(url)
+    if path is None:
+        return []
+    if not path.exists() or path.stat().st_size == 0:
+        if recorded is None:
+            return []
+        return [_lost(path, "missing" if not path.exists() else "empty (0 bytes)", recorded)]
+    try:
+        with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as con:
+            verdict = [row[0] for row in con.execute("PRAGMA quick_check").fetchall()]
+            if verdict != ["ok"]:
+                raise sqlite3.DatabaseError("; ".join(verdict[:3]))
+            return _check_tables(con, path, recorded)
+    except sqlite3.Error as exc:
+        return [Problem(str(path), "the run's store must be a readable SQLite database",
+                        f"{type(exc).__name__}: {exc}", "restore optuna.db from a copy (with its "
+                        "-wal file, if there was one), or start over with a new --out")]
+
+
+def _check_tables(con: sqlite3.Connection, path: Path, recorded: int | None) -> list[Problem]:
+    tables = {row[0] for row in con.execute("select name from sqlite_master where type='table'")}
+    if not {"studies", "trials"} <= tables:
+        if not tables and recorded is None:
+            return []  # an empty database: a new store
+        if not tables:
+            return [_lost(path, "without any table", recorded)]
+        return [Problem(str(path), "the store must be an Optuna storage (tables studies and "
+                        "trials)", sorted(tables)[:5], "pass --storage an Optuna storage, or a "
+                        "new --out")]
+    twice = con.execute(
+        "select s.study_name, t.number, count(*) from trials t join studies s using (study_id) "
+        "where t.number is not null group by t.study_id, t.number having count(*) > 1").fetchall()
+    if twice:
+        name, number, _ = twice[0]
+        return [Problem(str(path), "the store must hold each trial of a cell once",
+                        f"{len(twice)} trial numbers stored twice, e.g. {name} trial {number}",
+                        "two drivers wrote this store at once (a version without the run "
+                        "folder's lock): start over with a new --out")]
+    stored = con.execute("select count(*) from trials").fetchone()[0]
+    if recorded is not None and stored < recorded:
+        return [_lost(path, f"holding {stored} trials", recorded)]
+    return []
+
+
+def _lost(path: Path, state: str, recorded: int) -> Problem:
+    """A store that lost what the folder's manifest says it held."""
+    held = f"{recorded} trials" if recorded else "the run's trials"
+    return Problem(str(path), f"the run folder's store must hold what its manifest.json records "
+                   f"({held})", state, "restore optuna.db from a copy, or start over with a new "
+                   "--out (or delete the folder): a run is never recomputed into a store that "
+                   "lost its trials")
 
 
 def _trial_attrs(event: dict) -> dict:
@@ -76,6 +154,25 @@ class Store:
         self._wal = _local_sqlite_file(url) is not None
         if self._wal:
             self._use_wal()
+        self._one_row_per_number()
+
+    def _one_row_per_number(self) -> None:
+        """A unique index on (study, trial number): the database refuses a second row for a
+        trial, so two writers can never both store it (the run folder's lock keeps a second
+        driver out; this holds for any writer). Skipped on a read-only store (it writes
+        nothing)."""
+        from sqlalchemy import inspect, text
+        from sqlalchemy.exc import OperationalError
+
+        engine = self.storage.engine
+        try:
+            if UNIQUE_INDEX in {i["name"] for i in inspect(engine).get_indexes("trials")}:
+                return
+            with engine.begin() as con:
+                con.execute(text(f"CREATE UNIQUE INDEX {UNIQUE_INDEX} ON trials "
+                                 "(study_id, number)"))
+        except OperationalError as exc:
+            log.debug("no unique trial-number index (%s)", exc)
 
     def _use_wal(self) -> None:
         """Write-ahead log, synced at checkpoints rather than at every commit.
@@ -178,6 +275,17 @@ class Store:
         self.record_trials([{"kind": "trial", **event}], lambda cell: direction)
 
     def record_trials(self, events: list[dict], direction) -> None:
+        from sqlalchemy.exc import IntegrityError
+
+        try:
+            self._record_trials(events, direction)
+        except IntegrityError as exc:  # the unique index: another writer stored these numbers
+            raise ConfigError([Problem(
+                self.url, "one driver at a time writes a store: a trial number this run was "
+                "storing is already there, written by another process", str(exc.orig)[:200],
+                "let the other run finish (each run needs its own --out, or --storage)")]) from None
+
+    def _record_trials(self, events: list[dict], direction) -> None:
         studies = {e["cell"].key: self.study(e["cell"], direction(e["cell"])) for e in events}
         if self._bulk:
             try:

@@ -69,3 +69,46 @@ def stored_trials(db: Path) -> pd.DataFrame:
                 "on a.trial_id = t.trial_id and a.key = 'node_id'", con)
     except (pd.errors.DatabaseError, sqlite3.Error):  # the store is being created
         return empty
+
+
+def snapshot(folder: Path) -> dict[str, tuple[str, int]]:
+    """Every file under ``folder``: its sha256 and modification time (ns), to prove none changed."""
+    import hashlib
+
+    return {str(p.relative_to(folder)): (hashlib.sha256(p.read_bytes()).hexdigest(),
+                                         p.stat().st_mtime_ns)
+            for p in sorted(Path(folder).rglob("*")) if p.is_file()}
+
+
+def start_run(study: Path, out: Path, *args: str, env: dict | None = None) -> subprocess.Popen:
+    """A ``python -m benchmark run`` driver in its own process session (so that a test can
+    signal it, and what it started, without reaching anything else)."""
+    return subprocess.Popen([sys.executable, "-m", "benchmark", "run", str(study), "--out",
+                             str(out), "--no-report", *args], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+
+
+def wait_until(condition, timeout: float, what: str):
+    """``condition()``'s first truthy value, polled; AssertionError naming ``what`` at timeout."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def kill_session(proc: subprocess.Popen) -> None:
+    """SIGKILL whatever is left of a ``start_run`` process session (the driver's group)."""
+    import os
+    import signal
+
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait(timeout=30)

@@ -361,3 +361,38 @@ def test_store_writes_what_optuna_add_trial_writes_and_never_twice(tmp_path):
                       "system_attrs", "intermediate_values"):
             assert getattr(a, field) == getattr(b, field), field
         assert a.datetime_start is not None and a.datetime_complete is not None
+
+
+def test_the_database_refuses_a_second_row_for_a_trial_number(tmp_path):
+    """Two writers of one store (two drivers, whatever kept them apart failed): the unique index
+    refuses the second row for a (cell, trial number), in the database itself. A raw insert
+    fails; a store whose count of the cell's trials went stale stops with one message, and the
+    store keeps one row per number."""
+    import optuna
+    import pytest
+
+    from benchmark.errors import ConfigError
+    from benchmark.search import Cell
+    from benchmark.store import Store
+
+    cell, url = Cell("toy", 0, "naive_bayes"), f"sqlite:///{tmp_path}/optuna.db"
+    dist = {"var_smoothing": optuna.distributions.FloatDistribution(1e-12, 1e-2, log=True)}
+
+    def event(number: int) -> dict:
+        return {"kind": "trial", "cell": cell, "number": number, "state": "COMPLETE",
+                "value": 0.5, "params": {"var_smoothing": 1e-9}, "distributions": dist,
+                "config": {}, "seconds": 0.1, "error": None, "attrs": {}}
+
+    first, second = Store(url), Store(url)
+    first.record([event(0)], lambda c: "maximize")
+    second.record([event(1)], lambda c: "maximize")  # counts 1 stored: stores number 1
+    with sqlite3.connect(tmp_path / "optuna.db") as con:
+        study_id = con.execute("select study_id from trials limit 1").fetchone()[0]
+        with pytest.raises(sqlite3.IntegrityError):
+            con.execute("insert into trials (number, study_id, state) values (1, ?, 'COMPLETE')",
+                        (study_id,))
+    # ``first`` still believes one trial is stored: its next one would be number 1 again
+    with pytest.raises(ConfigError, match="one driver at a time writes a store"):
+        first.record([event(1)], lambda c: "maximize")
+    rows = stored_trials(tmp_path / "optuna.db")
+    assert sorted(rows.number) == [0, 1]
