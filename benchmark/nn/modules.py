@@ -159,6 +159,11 @@ class CNN2D(nn.Module):
 
 def build_module(name: str, in_shape: tuple[int, ...], d_out: int, **kwargs) -> nn.Module:
     """Construct architecture ``name`` for inputs of per-example shape ``in_shape``."""
+    from . import architectures  # architectures in files of their own; input checks for all
+
+    architectures.check_input(name, tuple(in_shape))
+    if name in architectures.ARCHITECTURES:
+        return architectures.build(name, tuple(in_shape), d_out, **kwargs)
     if name == "mlp":
         return MLP(int(in_shape[-1]), d_out, **kwargs)
     if name == "resnet":
