@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from scipy import stats
 
 from benchmark import data as data_layer
-from benchmark.checks import controls, failures, importance, leakage, phase, sensitive
+from benchmark.checks import batch, controls, failures, importance, leakage, phase, sensitive
 from benchmark.checks.findings import flagged
 from benchmark.search import _predict, fit
 from benchmark.splits import make_plan
@@ -359,6 +361,21 @@ def test_sensitive_run_leaves_no_rows_models_or_predictions(ray_local, tmp_path)
     assert "support vectors" in html
 
 
+class _NoLock:
+    """Stands in for the run folder's lock: these refits write nothing."""
+
+    def note(self, **facts):
+        pass
+
+
+def _session_extras(cls) -> list:
+    """The folder lock and event sink a run's session takes, where its signature asks for them."""
+    import inspect
+
+    wanted = inspect.signature(cls).parameters
+    return [_NoLock(), lambda event: None] if "lock" in wanted else []
+
+
 def test_refits_on_ray_give_the_drivers_results(checked_run):
     """Refits as Ray tasks (as a run does them) and in the driver agree: each job is seeded on its
     own, whichever process runs it."""
@@ -370,7 +387,7 @@ def test_refits_on_ray_give_the_drivers_results(checked_run):
     best = refit.best_learners(pd.read_parquet(out / "scores.parquet"), "clean", "auroc")
     jobs = phase._jobs(plan, "clean", best, refit.tuned_configs(Store(default_url(out))))
     assert {j.role for j in jobs} == {"classical", "deep"}
-    with _LazySession(plan, None, None) as session:
+    with _LazySession(plan, None, None, *_session_extras(_LazySession)) as session:
         apart = session.run_refits(jobs)
     here = phase._run_here(jobs)
     for a, b in zip(apart, here):
@@ -378,3 +395,220 @@ def test_refits_on_ray_give_the_drivers_results(checked_run):
         np.testing.assert_allclose(a["pred"], b["pred"], atol=1e-9)
         assert [r["importance"] for r in a["importance"]] == pytest.approx(
             [r["importance"] for r in b["importance"]])
+
+
+# ---------------------------------------------------------------- titles follow the numbers
+
+def _gap_rows(gaps, grouped=0.8, n_test=30, n_train=60):
+    return batch.gap_rows([{"role": "classical", "learner": "logreg", "grouped": grouped,
+                            "random": grouped + g, "gap": g, "n_test": n_test, "n_train": n_train}
+                           for g in gaps])
+
+
+def test_corrected_gap_interval_matches_scipy():
+    """Nadeau-Bengio: t interval with variance s^2 (1/J + n_test/n_train), J - 1 df."""
+    gaps = np.array([0.02, 0.15, 0.073, 0.09, 0.03])
+    mean, low, high = batch.corrected_interval(gaps, 0.25)
+    ref = stats.t.interval(0.95, 4, loc=gaps.mean(),
+                           scale=np.sqrt((1 / 5 + 0.25) * gaps.var(ddof=1)))
+    np.testing.assert_allclose([low, high], ref)
+    assert mean == pytest.approx(gaps.mean())
+
+
+def test_a_081_gap_over_three_folds_is_never_called_agreement():
+    """The issue's case: +0.081 AUROC between grouped and random splits was titled "agree"."""
+    f = batch.gap_finding(_gap_rows([0.02, 0.15, 0.073]), "auroc")
+    assert f["numbers"]["rows"][0]["gap"] == pytest.approx(0.081)
+    assert "agree" not in f["title"] and "+0.081" in f["title"]
+    assert f["level"] == "warning" and f["numbers"]["verdict"] == "large"
+    steady = batch.gap_finding(_gap_rows([0.08, 0.085, 0.078, 0.081, 0.082]), "auroc")
+    assert steady["numbers"]["verdict"] == "overstated" and "overstated" in steady["title"]
+
+
+def test_agreement_needs_a_tight_interval_inside_the_margin():
+    tight = batch.gap_finding(_gap_rows([0.004, -0.003, 0.001, 0.0, 0.002]), "auroc")
+    assert tight["level"] == "ok" and tight["title"].startswith("Grouped and random splits agree")
+    wide = batch.gap_finding(_gap_rows([0.04, -0.05, 0.01]), "auroc")  # small mean, wide CI
+    assert wide["level"] == "info" and "agree" not in wide["title"]
+    rmse = batch.gap_finding(_gap_rows([0.1, 0.12, 0.11, 0.09], grouped=10.0), "rmse")
+    assert rmse["numbers"]["margin"] == pytest.approx(0.5)  # 5% of an RMSE of 10
+
+
+def _tiny_groups(rng, paired: bool, n_groups: int = 1475):
+    """1,475 patients with 1-3 samples each (about 3,000). ``paired``: 40% of the patients give
+    a tumour and a normal sample, the others random ones (no association, yet plain V near 0.6);
+    else the label is a property of the patient."""
+    sizes = rng.integers(1, 4, n_groups)
+    groups = np.repeat(np.arange(n_groups), sizes)
+    if paired:
+        y = np.concatenate([rng.permutation(np.arange(s) % 2) if rng.random() < 0.4
+                            else rng.integers(0, 2, s) for s in sizes])
+    else:
+        y = np.repeat(rng.integers(0, 2, n_groups), sizes)
+    return groups, y
+
+
+def test_confounding_with_many_tiny_groups_is_tested_by_permutation():
+    """Many tiny groups: chi-square's approximation fails (it gave p = 1 beside Cramér's V 0.61,
+    titled "spread evenly"). A permutation test and a bias-corrected V replace them."""
+    from types import SimpleNamespace
+
+    rng = np.random.default_rng(0)
+    groups, y = _tiny_groups(rng, paired=True)
+    codes = batch._codes(groups)
+    table = batch.contingency(codes, y, 2)
+    assert batch.small_expected(table)
+    assert stats.chi2_contingency(table, correction=False)[1] > 0.99  # the old p
+    data = SimpleNamespace(groups=groups.astype(str), y=y, task="binary", n_classes=2,
+                           n_samples=len(y))
+    f = batch.confounding(data)
+    n = f["numbers"]
+    assert n["test"] == "permutation" and 0.55 < n["cramers_v"] < 0.7
+    assert n["cramers_v_corrected"] < 0.1 and n["v_chance"] > n["cramers_v"]
+    assert "evenly" not in f["title"] and f["title"].startswith("No evidence")
+    groups, y = _tiny_groups(rng, paired=False)  # a diagnosis per patient
+    data = SimpleNamespace(groups=groups, y=y, task="binary", n_classes=2, n_samples=len(y))
+    f = batch.confounding(data)
+    assert f["numbers"]["p"] < 0.001 and f["numbers"]["cramers_v_corrected"] > 0.5
+    assert f["level"] == "ok" and f["title"].startswith("The label follows the group")
+
+
+def test_association_p_and_v_agree_with_scipy_where_chi_square_holds():
+    rng = np.random.default_rng(1)
+    g = rng.integers(0, 4, 2000)
+    y = (rng.random(2000) < 0.3 + 0.04 * g).astype(int)
+    codes = batch._codes(g)
+    table = batch.contingency(codes, y, 2)
+    assert not batch.small_expected(table)
+    a = batch.association(codes, y, 2)
+    assert a["test"] == "chi-square"
+    assert a["p"] == pytest.approx(stats.chi2_contingency(table, correction=False)[1])
+    assert a["cramers_v"] == pytest.approx(stats.contingency.association(table, method="cramer"))
+    perm = batch.association(codes, y, 2, permutations=4000)
+    perm_p = (1 + sum(batch.chi2_stat(batch.contingency(codes, np.random.default_rng(s)
+              .permutation(y), 2)) >= batch.chi2_stat(table) for s in range(2000))) / 2001
+    assert perm["p"] == pytest.approx(a["p"], abs=0.01) and perm_p == pytest.approx(a["p"], abs=0.01)
+
+
+def test_bias_corrected_v_is_near_zero_without_association():
+    """Simulation with a known truth (independence): plain V grows with the number of groups,
+    the corrected one stays near 0."""
+    rng = np.random.default_rng(2)
+    plain, corrected = [], []
+    for _ in range(50):
+        table = batch.contingency(rng.integers(0, 300, 900), rng.integers(0, 2, 900), 2)
+        plain.append(batch.cramers_v(table))
+        corrected.append(batch.cramers_v_corrected(table))
+    assert np.mean(plain) > 0.4 and np.mean(corrected) < 0.08
+
+
+def test_batch_titles_follow_the_numbers():
+    assert batch.batch_words(0.9, 0.2, 0.02)[1].startswith("No evidence")  # not significant
+    assert batch.batch_words(0.3, 0.2, 0.001) == ("ok", batch.batch_words(0.3, 0.2, 0.001)[1])
+    assert "weakly" in batch.batch_words(0.3, 0.2, 0.001)[1]
+    assert batch.batch_words(0.9, 0.2, 0.001)[0] == "warning"
+    assert batch.confounding_words(0.61, 1.0, True)[1].startswith("No evidence")
+    assert batch.confounding_words(0.5, 0.001, True)[0] == "problem"
+
+
+# ---------------------------------------------------------------- metadata audit
+
+def _with_metadata(tmp_path, group_too=False, **columns):
+    rng = np.random.default_rng(4)
+    n = 120
+    y = rng.integers(0, 2, n)
+    frame = pd.DataFrame(rng.normal(size=(n, 4)), columns=[f"gene{i}" for i in range(4)])
+    frame["patient"] = [f"p{i // 3}" for i in range(n)]
+    for name, make in columns.items():
+        frame[name] = make(y, rng)
+    frame["label"] = np.where(y == 1, "tumor", "normal")
+    meta = list(columns) + (["patient"] if group_too else [])
+    return _write(tmp_path, "meta", frame, metadata=meta, group="patient")
+
+
+def test_metadata_that_predicts_the_label_is_reported(tmp_path):
+    site = lambda y, rng: np.where(rng.random(len(y)) < 0.97, np.where(y == 1, "A", "B"), "C")  # noqa: E731
+    age = lambda y, rng: 40 + 30 * y + rng.normal(0, 1, len(y))  # noqa: E731
+    sex = lambda y, rng: rng.choice(["f", "m"], len(y))  # noqa: E731
+    ident = lambda y, rng: [f"id{i}" for i in range(len(y))]  # noqa: E731
+    data, plan, found = _checks(_with_metadata(tmp_path, site=site, age=age, sex=sex, ident=ident))
+    f = next(f for f in found if f["check"] == "metadata")
+    scores = {c["column"]: c["score"] for c in f["numbers"]["columns"]}
+    assert f["level"] == "warning" and "2 metadata columns predict" in f["title"]
+    assert scores["site"] > 0.9 and scores["age"] > 0.99
+    assert scores["sex"] < 0.7 and scores["ident"] <= 0.5  # one category per row: no signal
+    assert leakage.label_proxies(data)["level"] == "ok"  # metadata never became features
+
+
+def test_a_column_both_group_and_metadata_is_left_to_confounding():
+    """A column may be declared both ``group:`` and ``metadata:``: the audit recognises it by its
+    values, names it, and does not flag it (the confounding check judges groups)."""
+    from types import SimpleNamespace
+
+    y = np.repeat([0, 1], 30)
+    patient = np.array([f"p{i // 3}" for i in range(60)])  # the label is each patient's
+    data = SimpleNamespace(metadata={"patient": patient}, groups=patient, y=y, task="binary",
+                           n_classes=2)
+    f = leakage.metadata_proxies(data)
+    assert f["level"] == "info" and f["numbers"]["group_columns"] == ["patient"]
+    data.metadata["site"] = np.where(y == 1, "A", "B")
+    f = leakage.metadata_proxies(data)
+    assert f["level"] == "warning" and "site" in f["title"] and "patient" in f["detail"]
+
+
+def test_loo_rates_match_a_loop():
+    codes = np.array([0, 0, 0, 1, 1, 2])
+    y = np.array([1, 0, 1, 1, 1, 0])
+    expected = [np.mean([y[j] for j in range(6) if codes[j] == codes[i] and j != i])
+                if (codes == codes[i]).sum() > 1 else y.mean() for i in range(6)]
+    np.testing.assert_allclose(leakage.loo_rates(codes, y), expected)
+
+
+# ---------------------------------------------------------------- keys, levels, anchors
+
+def test_every_finding_has_a_stable_key_level_and_quotable_title(tmp_path):
+    from benchmark.checks.findings import CHECKS, LEVELS, PROBLEM_CHECKS
+
+    found = _checks(write_leaky(tmp_path))[2] + _checks(write_clean(tmp_path))[2]
+    for f in found:
+        assert f["check"] in CHECKS and f["level"] in LEVELS, f
+        assert f["title"] and len(f["title"]) <= 120 and not f["title"].endswith("."), f["title"]
+        assert f["level"] != "problem" or f["check"] in PROBLEM_CHECKS
+    for data_found in (found[: len(found) // 2], found[len(found) // 2:]):
+        keys = [f["check"] for f in data_found]
+        assert len(keys) == len(set(keys)), keys
+    with pytest.raises(AssertionError, match="check must be one of"):
+        phase.finding("leak", "ok", "A title")
+
+
+def test_report_gives_every_finding_an_anchor(tmp_path):
+    """Each finding of each dataset has id="check-<dataset>-<check>" in the checks sections, and
+    the summary table links to it (the verdict box links there too)."""
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+    from benchmark.report import checks as report_checks
+
+    datasets = {}
+    for path in (write_leaky(tmp_path), write_clean(tmp_path)):
+        data, plan, found = _checks(path)
+        found.insert(0, phase.control_finding([], 0.02))
+        found.append(batch.gap_finding(_gap_rows([0.02, 0.15, 0.073]), "auroc"))
+        datasets[data.name] = {"findings": found, "controls": [], "split_gap": [], "best": {}}
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "checks.json").write_text(json.dumps(
+        {"enabled": True, "settings": {"controls": "auto", "control_tolerance": 0.02,
+                                       "learning_curve": False, "importance_features": 50,
+                                       "importance_repeats": 2}, "datasets": datasets},
+        default=lambda v: v.tolist()))
+    ctx = report_checks.context(run, list(datasets))
+    env = Environment(loader=FileSystemLoader(str(Path(report_checks.__file__).parent)),
+                      autoescape=select_autoescape(["html", "j2"]))
+    html = env.get_template("checks.html.j2").render(checks=ctx)
+    for name, entry in datasets.items():
+        for f in entry["findings"]:
+            anchor = report_checks.anchor(name, f["check"])
+            assert anchor == f"check-{name}-{f['check']}"
+            assert html.count(f'id="{anchor}"') == 1, anchor
+            assert f'href="#{anchor}"' in html or f["check"] not in dict(report_checks.SUMMARY)
+    assert report_checks.anchor("my data/v2", "split_gap") == "check-my-data-v2-split_gap"

@@ -4,15 +4,21 @@ A benchmark can be fair and still fool its reader: the model learned the batch, 
 leaked, the score holds on shuffled labels, a subgroup fails, a model gives patients away. Every
 run checks for these:
 
-- ``controls``  shuffled-label refits of each cell's tuned configuration (Tip 7), inside the cells;
-- ``leakage``   duplicates across train/test, shared groups, label proxies, informative
-                missingness (Tips 4, 7), from the data and split plan alone;
+- ``controls``  shuffled-label refits of each cell's tuned configuration (Tip 7), inside the cells,
+                judged against each test fold's null with Holm's correction over learners;
+- ``leakage``   duplicates across train/test, shared groups, label proxies (features and
+                metadata columns), informative missingness (Tips 4, 7), from the data and split
+                plan alone;
 - ``batch``     features that predict the batch, batch-label confounding, grouped vs random
-                split gap (Tip 4);
+                split gap with its interval (Tip 4);
 - ``size``      examples per class, learning curve (Tip 1), why the primary metric (Tip 7);
 - ``importance`` permutation importance of the best classical and deep models (Tip 8);
 - ``failures``  subgroup and per-class scores, McNemar between the two best models (Tip 9);
-- ``sensitive`` what a sensitive dataset may leave behind, and a scan that proves it (Tip 10).
+- ``sensitive`` what a sensitive dataset may leave behind, and a scan that proves it (Tip 10);
+- ``simulate``  generated datasets with a known truth: the controls' false-alarm rate and power.
+
+Every finding (``findings.finding``) has a stable ``check`` key, a level and a title chosen from
+its own numbers; the report anchors it at ``check-<dataset>-<check>``.
 
 ``phase.run_checks`` runs them after the cells and writes ``checks.json`` plus
 ``importance.parquet``, ``subgroups.parquet`` and ``learning_curve.parquet``; the results

@@ -3,6 +3,8 @@
 Four ways a test fold can carry the answer: the same example sits in train and test, a patient or
 batch sits on both sides, one feature is a stand-in for the label (an id that encodes it, a
 post-diagnosis measurement), or the pattern of missing values gives the label or group away.
+Declared ``metadata:`` columns are audited like features: they never reach a model, but one that
+predicts the label (a site, a date, a processing run) may have left its footprint in the features.
 Each is cheap enough to run on every dataset of every run.
 """
 from __future__ import annotations
@@ -18,6 +20,7 @@ PROXY_AUROC = 0.99  # a single feature this good is almost certainly not biology
 STRONG_AUROC = 0.90  # listed, so a reader can check it is not a proxy, but not flagged
 MISSING_ALPHA = 0.01  # Bonferroni-corrected, over the features that have missing values
 MISSING_V = 0.2  # Cramér's V: effect size a missingness pattern needs to be flagged
+MAX_LEVELS = 10  # a numeric metadata column with at most this many values is a category
 
 
 def row_hashes(data) -> np.ndarray:
@@ -116,10 +119,12 @@ def label_proxies(data) -> dict:
     strong = [t for t in top if t["score"] >= STRONG_AUROC]
     note = (" Strongest: " + ", ".join(f"{t['feature']} ({t['score']:.3f})" for t in strong) + "."
             if strong else "")
-    return finding("proxy", "ok", "No single feature predicts the label on its own",
+    if not top:
+        return finding("proxy", "info", "No features to audit", top=top, threshold=threshold)
+    return finding("proxy", "ok", f"No single feature reaches {what} {threshold} "
+                   f"(best: {top[0]['feature']}, {top[0]['score']:.3f})",
                    f"The best single feature reaches {what} {top[0]['score']:.3f} "
-                   f"(flagged at {threshold}).{note}" if top else "No features.",
-                   top=top, threshold=threshold)
+                   f"(flagged at {threshold}).{note}", top=top, threshold=threshold)
 
 
 def _association(indicator: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
@@ -164,7 +169,104 @@ def missingness(data) -> dict:
                    f"α={MISSING_ALPHA}, Cramér's V ≥ {MISSING_V}).", hits=[])
 
 
+def _numeric(values: np.ndarray) -> np.ndarray | None:
+    """The column as floats (NaN for missing) when every present value is a number, else None."""
+    try:
+        out = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    return out if not np.isnan(out).all() else None
+
+
+def loo_rates(codes: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Per example, the mean ``target`` of the other examples of its category (leave-one-out
+    target encoding); the overall mean for a category of one. Leaving the example out keeps an
+    identifier-like column (one category per example) from predicting anything."""
+    target = np.asarray(target, dtype=np.float64)
+    total = np.bincount(codes, weights=target)[codes]
+    count = np.bincount(codes)[codes]
+    others = count - 1
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = (total - target) / others
+    return np.where(others > 0, rate, target.mean())
+
+
+def column_score(values, y: np.ndarray, task: str, n_classes: int) -> tuple[float, str]:
+    """How well one column predicts the label on its own, on the scale features are judged by:
+    (score, how). Numeric columns with more than MAX_LEVELS values: oriented AUROC (regression:
+    |Spearman rho|), as ``label_proxies``; categorical ones: AUROC (rho) of the leave-one-out rate
+    of each class in the example's category, one-vs-rest, best class."""
+    x = _numeric(values)
+    if x is not None and len(np.unique(x[~np.isnan(x)])) > MAX_LEVELS:
+        if task == "regression":
+            ok = ~np.isnan(x)
+            return float(abs(np.nan_to_num(stats.spearmanr(x[ok], y[ok])[0]))), "|Spearman rho|"
+        return float(feature_auroc(x[:, None], y, n_classes)[0]), "AUROC"
+    codes = np.unique(np.asarray(values).astype(str), return_inverse=True)[1]
+    if task == "regression":
+        rho = stats.spearmanr(loo_rates(codes, y), y)[0]
+        return float(max(np.nan_to_num(rho), 0.0)), "Spearman rho (leave-one-out category mean)"
+    best = 0.5
+    for k in ([1] if n_classes == 2 else range(n_classes)):
+        pos = y == k
+        if pos.any() and (~pos).any():
+            rate = loo_rates(codes, pos)
+            ranks = stats.rankdata(rate)
+            n1, n0 = pos.sum(), (~pos).sum()
+            best = max(best, float((ranks[pos].sum() - n1 * (n1 + 1) / 2) / (n1 * n0)))
+    return best, "AUROC (leave-one-out class rate)"
+
+
+def _same(a, b) -> bool:
+    return b is not None and len(a) == len(b) and bool(
+        (np.asarray(a).astype(str) == np.asarray(b).astype(str)).all())
+
+
+def metadata_proxies(data) -> dict:
+    """Metadata columns that predict the label on their own, judged as features are.
+
+    A metadata column never reaches a model, so it leaks nothing by itself; but a site, date or
+    run that predicts the label may also mark the features (a batch effect), and then models can
+    score through it. The group column, when it is also declared metadata, is left to the
+    confounding check, which judges a group's link to the label.
+    """
+    if not data.metadata:
+        return finding("metadata", "info", "No metadata columns declared")
+    scored, group_cols = [], []
+    for name, values in data.metadata.items():
+        if _same(values, data.groups):
+            group_cols.append(name)
+            continue
+        score, how = column_score(values, data.y, data.task, data.n_classes)
+        scored.append({"column": name, "score": score, "how": how})
+    scored.sort(key=lambda c: -c["score"])
+    strong = [c for c in scored if c["score"] >= STRONG_AUROC]
+    note = (f" {', '.join(group_cols)}: also the group column, judged by the confounding check."
+            if group_cols else "")
+    numbers = dict(columns=scored, threshold=STRONG_AUROC, group_columns=group_cols)
+    if strong:
+        names = ", ".join(f"{c['column']} ({c['how']} {c['score']:.3f})" for c in strong)
+        what = (f"Metadata column {strong[0]['column']} predicts" if len(strong) == 1 else
+                f"{len(strong)} metadata columns predict")
+        return finding("metadata", "warning",
+                       f"{what} the label ({strong[0]['column']}: {strong[0]['score']:.2f})",
+                       f"{names}. Metadata never reach the models, so this is no leak by itself; "
+                       "but if such a column records how or where samples were handled (site, "
+                       "batch, date), the features may carry it and the scores may reflect it "
+                       "rather than biology: declare it as `group:` to keep its values apart. If "
+                       "it describes the label (a subtype), there is nothing to do." + note,
+                       **numbers)
+    if not scored:
+        return finding("metadata", "info", "Only the group column is declared as metadata",
+                       note.strip(), **numbers)
+    best = scored[0]
+    return finding("metadata", "ok", f"No metadata column reaches {STRONG_AUROC} "
+                   f"(best: {best['column']}, {best['score']:.2f})",
+                   f"{len(scored)} columns; the best predicts the label with {best['how']} "
+                   f"{best['score']:.3f} (reported from {STRONG_AUROC})." + note, **numbers)
+
+
 def audit(data, plan) -> list[dict]:
     """Every leakage check on one dataset, in the order the report lists them."""
     return [duplicates(data, plan), shared_groups(data, plan), label_proxies(data),
-            missingness(data)]
+            metadata_proxies(data), missingness(data)]

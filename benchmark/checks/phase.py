@@ -25,7 +25,7 @@ from .findings import finding
 CHECKS_FILE = "checks.json"
 TABLES = {"importance": "importance.parquet", "subgroups": "subgroups.parquet",
           "curve": "learning_curve.parquet"}
-VERSION = 1
+VERSION = 2  # 2: controls judged against their null with Holm; split-gap intervals; metadata
 
 
 def run_checks(plan, run_dir: Path, store, run_jobs: Callable | None = None) -> dict:
@@ -72,7 +72,7 @@ def _json(value):
 def data_checks(data, splits, metric: str, seed: int) -> dict:
     """Everything that needs only the data and its split plan."""
     found = leakage.audit(data, splits)
-    found += [batch.confounding(data), batch.predictability(data, seed),
+    found += [batch.confounding(data, seed), batch.predictability(data, seed),
               size.enough_data(data), size.metric_choice(data, metric)]
     return {"findings": found, "sensitive": data.sensitive}
 
@@ -81,29 +81,58 @@ def _add_controls(out: dict, plan, run_dir: Path, scores, tolerance: float) -> N
     path = run_dir / "controls.parquet"
     table = pd.read_parquet(path) if path.exists() else controls.frame([])
     info = {n: {"task": d.task, "metric": plan.metrics[n]} for n, d in plan.datasets.items()}
-    rows = controls.summarise(table, scores, info, tolerance)
+    nulls = {key: value for n in plan.datasets for key, value in _nulls(plan, n).items()}
+    rows = controls.summarise(table, scores, info, tolerance, nulls)
     for name, entry in out["datasets"].items():
         mine = [r for r in rows if r["dataset"] == name]
         entry["controls"] = mine
-        entry["findings"].insert(0, _control_finding(mine, tolerance))
+        entry["findings"].insert(0, control_finding(mine, tolerance))
 
 
-def _control_finding(rows: list[dict], tolerance: float) -> dict:
+def _nulls(plan, name: str) -> dict:
+    """(dataset, outer fold) -> the null mean and variance of the flag metric on that test fold."""
+    data = plan.datasets[name]
+    metric = controls.flag_metric(data.task, plan.metrics[name])
+    return {(name, k): controls.fold_null(data.task, metric, data.y[fold.test], data.n_classes,
+                                          seed=k)
+            for k, fold in enumerate(plan.splits[name].folds)}
+
+
+def control_finding(rows: list[dict], tolerance: float) -> dict:
+    """The dataset's controls in one finding; its title names the worst learner's numbers."""
     if not rows:
         return finding("controls", "info", "No shuffled-label controls were run",
-                       "Set `checks: {controls: 1}` (or more) in the study to run them.")
+                       "Set `checks: {controls: auto}` (or a number of refits) in the study.")
+    worst = min(rows, key=lambda r: (r["p_holm"], -r["excess"]))
+    numbers = dict(flagged=[r["learner"] for r in rows if r["flag"]], alpha=controls.ALPHA,
+                   tolerance=tolerance, correction="holm")
+    how = (f"Each learner's mean control score is compared with the null mean of its test folds "
+           f"(one-sided, Holm-adjusted over {len(rows)} learners, α = {controls.ALPHA}; flagged "
+           f"from an excess of {tolerance:g}).")
     bad = [r for r in rows if r["flag"]]
     if bad:
-        names = ", ".join(f"{r['learner']} ({r['metric']} {r['mean']:.3f} vs chance "
-                          f"{r['chance']:.3f})" for r in bad)
-        return finding("controls", "problem", "Learners beat chance on shuffled labels",
-                       f"{names}: trained on permuted labels they should score at chance; "
-                       "information reaches them from somewhere other than the training "
-                       "labels (a sign of leakage).", flagged=[r["learner"] for r in bad])
-    worst = max(rows, key=lambda r: r["excess"])
-    return finding("controls", "ok", "Every learner is at chance on shuffled labels",
-                   f"{len(rows)} learners; the largest excess over chance is {worst['excess']:+.3f} "
-                   f"({worst['learner']}, tolerance {tolerance}).", flagged=[])
+        names = "; ".join(f"{r['learner']}: {r['metric']} {r['mean']:.3f} vs {r['null']:.3f} "
+                          f"(excess {r['excess']:+.3f} ± {r['se']:.3f}, Holm p = {r['p_holm']:.2g}, "
+                          f"{r['n']} refits)" for r in bad)
+        who = (f"{worst['learner']} beats chance on shuffled labels ({_control_numbers(worst)})"
+               if len(bad) == 1 else f"{len(bad)} learners beat chance on shuffled labels "
+               f"(worst: {worst['learner']}, {_control_numbers(worst)})")
+        return finding("controls", "problem", who,
+                       f"{names}. Trained on permuted labels they should score at chance: "
+                       "information reaches them from somewhere other than the training labels "
+                       "(test rows or labels reaching the fit, a scoring bug). " + how, **numbers)
+    words = ("No learner beats chance on shuffled labels" if worst["p_holm"] >= controls.ALPHA
+             else f"Shuffled-label controls are within {tolerance:g} of chance")
+    return finding("controls", "ok", f"{words} (closest: {worst['learner']}, "
+                   f"{_control_numbers(worst)})",
+                   f"{len(rows)} learners, {sum(r['n'] for r in rows)} refits; the closest to a "
+                   f"flag is {worst['learner']} ({worst['metric']} {worst['mean']:.3f} vs "
+                   f"{worst['null']:.3f}). " + how, **numbers)
+
+
+def _control_numbers(r: dict) -> str:
+    p = r["p_holm"]
+    return f"excess {r['excess']:+.3f}, Holm {batch.p_text(p)}"
 
 
 def _jobs(plan, name: str, best: dict, configs: dict) -> list[refit.FoldJob]:
@@ -158,8 +187,8 @@ def _combine(entry: dict, plan, name: str, results: list[dict], tables: dict) ->
     pooled = _pool(results)
     entry["failures"] = _failures(data, metric, pooled, entry.get("best", {}), name, tables)
     gaps = [dict(learner=r["learner"], role=r["role"], **r["random"]) for r in results if r["random"]]
-    entry["split_gap"] = _mean_gaps(gaps)
-    entry["findings"].append(batch.gap_finding(entry["split_gap"], plan.study.checks.control_tolerance)
+    entry["split_gap"] = batch.gap_rows(gaps)
+    entry["findings"].append(batch.gap_finding(entry["split_gap"], metric)
                              if data.groups is not None else
                              finding("split_gap", "info", "Not split by group", "No random-split "
                                      "comparison: the splits are already random."))
@@ -200,14 +229,6 @@ def _failures(data, metric: str, pooled: dict, best: dict, name: str, tables: di
     if len(ok) == 2 and np.array_equal(pooled["classical"][0], pooled["deep"][0]):
         out["mcnemar"] = failures.mcnemar_test(ok["classical"], ok["deep"])
     return out
-
-
-def _mean_gaps(gaps: list[dict]) -> list[dict]:
-    if not gaps:
-        return []
-    g = pd.DataFrame(gaps).groupby(["role", "learner"])[["grouped", "random", "gap"]].mean()
-    return [{"role": role, "learner": learner, **{k: float(v) for k, v in r.items()}}
-            for (role, learner), r in g.iterrows()]
 
 
 def _write_tables(run_dir: Path, tables: dict) -> None:

@@ -167,7 +167,8 @@ def _random_split(job: FoldJob, grouped: float) -> dict:
     _, _, pred = _fit_predict(job, train, test)
     random = _score(job, test, pred)
     sign = 1.0 if metrics.higher_is_better(job.metric) else -1.0
-    return {"grouped": grouped, "random": random, "gap": sign * (random - grouped)}
+    return {"grouped": grouped, "random": random, "gap": sign * (random - grouped),
+            "n_test": len(test), "n_train": len(train)}
 
 
 def _curve(job: FoldJob, full: float) -> list[dict]:

@@ -24,23 +24,32 @@ SECTIONS = [("checks", "Checks: flags at a glance"), ("controls", "Shuffled-labe
             ("enough-data", "Enough data?"), ("drivers", "What drives predictions"),
             ("failures", "Where models fail"), ("sensitive", "Sensitive data")]
 SUMMARY = [("controls", "controls"), ("duplicates", "duplicates"), ("groups", "groups"),
-           ("proxy", "label proxy"), ("missingness", "missingness"), ("batch", "batch"),
-           ("confounding", "confounding"), ("split_gap", "split gap"), ("size", "size"),
-           ("metric", "metric")]
-SECTION_OF = {"leakage": ["duplicates", "groups", "proxy", "missingness"],
+           ("proxy", "label proxy"), ("metadata", "metadata"), ("missingness", "missingness"),
+           ("batch", "batch"), ("confounding", "confounding"), ("split_gap", "split gap"),
+           ("size", "size"), ("metric", "metric")]
+SECTION_OF = {"leakage": ["duplicates", "groups", "proxy", "metadata", "missingness"],
               "batches": ["batch", "confounding", "split_gap"], "enough-data": ["size", "metric"]}
 MARK = {"problem": "✗ problem", "warning": "⚠ warning", "ok": "✓ ok", "info": "–"}
 CAPTIONS = {
     "controls": "Grey bar: the range of outer-test scores of each learner's tuned configuration "
-                "refit on shuffled training labels (all folds and seeds), dot its mean; coloured "
-                "marker: the real tuned score; dashed line: chance. A grey bar above the line is "
-                "a sign of leakage.",
+                "refit on shuffled training labels (all folds and refits); black dash and whisker: "
+                "their mean and its 95% interval; coloured marker: the real tuned score; dashed "
+                "line: the null mean (chance on these test folds). A whisker wholly above the line "
+                "is a sign of leakage; the flag also needs Holm's correction over the learners.",
     "curve": "Mean outer-test score of the best classical and best deep configurations trained on "
              "25, 50, 75 and 100% of each outer training part; a curve still rising at 100% says "
              "more data would help.",
     "importance": "Drop in the primary metric on the outer test folds when one feature is "
                   "shuffled (mean over folds and repeats), top features of each model.",
 }
+
+
+def anchor(dataset: str, check: str) -> str:
+    """The HTML id of one finding in the check sections: ``check-<dataset>-<check>``, the dataset
+    name with anything but letters, digits, ``_`` and ``-`` replaced by ``-`` (so the id is a
+    valid fragment); the check key as stored (``split_gap`` keeps its underscore)."""
+    safe = "".join(ch if ch.isascii() and (ch.isalnum() or ch in "_-") else "-" for ch in dataset)
+    return f"check-{safe}-{check}"
 
 
 def toc(sections: list[tuple[str, str]], ctx: dict, before: str = "pairs") -> list[tuple[str, str]]:
@@ -76,9 +85,9 @@ def context(run_dir: Path, datasets: list[str]) -> dict:
     return {"available": True, "sections": SECTIONS, "columns": [t for _, t in SUMMARY],
             "summary": [_summary_row(d, per[d]) for d in names],
             "controls": [_controls(d, i, per[d]) for i, d in enumerate(names)],
-            "findings": {s: [(d, _findings(per[d], keys)) for d in names]
+            "findings": {s: [(d, _findings(d, per[d], keys)) for d in names]
                          for s, keys in SECTION_OF.items()},
-            "gaps": [(d, [{**r, "learner": labels.learner(r["learner"])} for r in per[d]["split_gap"]])
+            "gaps": [(d, [_gap_row(r) for r in per[d]["split_gap"]])
                      for d in names if per[d].get("split_gap")],
             "curves": [(d, _curve_fig(curve, d, i)) for i, d in enumerate(names)
                        if len(curve) and d in set(curve["dataset"])],
@@ -93,18 +102,22 @@ def _summary_row(dataset: str, entry: dict) -> dict:
     level = {f["check"]: f for f in entry.get("findings", [])}
     cells = [dict(level=level[c]["level"] if c in level else "info",
                   mark=MARK[level[c]["level"]] if c in level else "–",
-                  title=level[c]["title"] if c in level else "not run") for c, _ in SUMMARY]
+                  title=level[c]["title"] if c in level else "not run",
+                  href=f"#{anchor(dataset, c)}" if c in level else None) for c, _ in SUMMARY]
     return dict(dataset=dataset, cells=cells,
                 problems=sum(c["level"] == "problem" for c in cells),
                 warnings=sum(c["level"] == "warning" for c in cells))
 
 
-def _findings(entry: dict, keys: list[str]) -> list[dict]:
+def _findings(dataset: str, entry: dict, keys: list[str]) -> list[dict]:
+    """The section's findings in order, each with its anchor. When all are ``info`` (e.g. no
+    group column) one line says why; the others' anchors ride on it, so every link lands."""
     order = {k: i for i, k in enumerate(keys)}
-    found = sorted([f for f in entry.get("findings", []) if f["check"] in order],
+    found = sorted([{**f, "anchor": anchor(dataset, f["check"]), "also": []}
+                    for f in entry.get("findings", []) if f["check"] in order],
                    key=lambda f: order[f["check"]])
-    if found and all(f["level"] == "info" for f in found):
-        return found[:1]  # e.g. no group column: one line says why nothing was checked
+    if len(found) > 1 and all(f["level"] == "info" for f in found):
+        return [{**found[0], "also": [f["anchor"] for f in found[1:]]}]
     return found
 
 
@@ -115,12 +128,30 @@ def _fmt(x, digits=3) -> str:
 def _controls(dataset: str, i: int, entry: dict) -> dict:
     rows = entry.get("controls") or []
     shown = [dict(learner=labels.learner(r["learner"]), family=r["family"],
-                  metric=labels.metric(r["metric"]), chance=_fmt(r["chance"]),
+                  metric=labels.metric(r["metric"]), null=_fmt(r.get("null", r["chance"])),
                   mean=_fmt(r["mean"]), band=f"{_fmt(r['low'])} to {_fmt(r['high'])}",
-                  real=_fmt(r["real"]), excess=f"{r['excess']:+.3f}", n=r["n"], flag=r["flag"])
+                  real=_fmt(r["real"]), excess=_excess(r), p=_p(r.get("p_holm")), n=r["n"],
+                  flag=r["flag"])
              for r in rows]
     fig = embed(_band_fig(rows), f"fig-controls-{i}-{_slug(dataset)}", CAPTIONS["controls"]) if rows else None
-    return dict(dataset=dataset, rows=shown, fig=fig)
+    found = [{**f, "anchor": anchor(dataset, "controls"), "also": []}
+             for f in entry.get("findings", []) if f["check"] == "controls"]
+    return dict(dataset=dataset, rows=shown, fig=fig, findings=found)
+
+
+def _excess(r: dict) -> str:
+    se = r.get("se")
+    return f"{r['excess']:+.3f}" + (f" ± {se:.3f}" if se is not None and np.isfinite(se) else "")
+
+
+def _p(p) -> str:
+    return "n/a" if p is None or not np.isfinite(p) else "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def _gap_row(r: dict) -> dict:
+    finite = np.isfinite(r.get("low", float("nan")))
+    return {**r, "learner": labels.learner(r["learner"]),
+            "interval": f"{r['low']:+.3f} to {r['high']:+.3f}" if finite else "n/a"}
 
 
 def _band_fig(rows: list[dict]) -> go.Figure:
@@ -131,12 +162,14 @@ def _band_fig(rows: list[dict]) -> go.Figure:
     fig.add_bar(x=x, y=[r["high"] - r["low"] for r in rows], base=[r["low"] for r in rows],
                 marker_color="rgba(120,120,120,0.35)", width=0.35, name="shuffled labels (range)",
                 hovertemplate="%{x}: %{base:.3f} to %{y:.3f}<extra>control range</extra>")
+    se = [r.get("se") if r.get("se") is not None and np.isfinite(r.get("se")) else 0.0 for r in rows]
     fig.add_scatter(x=x, y=[r["mean"] for r in rows], mode="markers", name="shuffled labels (mean)",
-                    marker=dict(color="#555", size=8, symbol="line-ew-open", line_width=3))
+                    error_y=dict(array=[1.96 * s for s in se], color="#222", thickness=1.5),
+                    marker=dict(color="#222", size=8, symbol="line-ew-open", line_width=3))
     fig.add_scatter(x=x, y=[r["real"] for r in rows], mode="markers", name="real labels (tuned)",
                     marker=dict(size=12, color=[labels.color(r["learner"], r["family"]) for r in rows],
                                 symbol=[labels.SYMBOLS[r["family"]] for r in rows]))
-    fig.add_hline(y=float(np.mean([r["chance"] for r in rows])), line_dash="dash",
+    fig.add_hline(y=float(np.mean([r.get("null", r["chance"]) for r in rows])), line_dash="dash",
                   line_color="#444", annotation_text="chance", annotation_position="top left")
     return _style(fig, 340, yaxis_title=labels.metric(rows[0]["metric"]), bargap=0.5)
 
