@@ -10,7 +10,7 @@ import difflib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from . import learners, paths
 from .errors import ConfigError, Problem
@@ -46,16 +46,30 @@ class Checks(Spec):
     """
 
     enabled: bool = True
-    # Shuffled-label refits per cell (0: none). Each outer fold permutes with its own seed, so a
-    # learner gets (outer folds x controls) control scores: 3 with the quick study's defaults.
-    controls: int = Field(1, ge=0, description="shuffled-label refits per cell (0: none)")
-    control_tolerance: float = Field(0.1, gt=0, le=1,
-                                     description="how far above chance a control may score")
+    # Shuffled-label refits per cell (0: none). "auto" sizes them to the outer test fold (about
+    # 10 at 24 test examples, 2 from about 150), so the decision has a usable null distribution
+    # where a fold alone is noisy (benchmark.checks.controls.refits).
+    controls: Literal["auto"] | int = Field(
+        "auto", description="shuffled-label refits per cell: auto, or a number (0: none)")
+    # A learner is flagged when its mean control beats the null mean by at least this much and
+    # significantly (one-sided, Holm over the dataset's learners, 0.05): the floor keeps a
+    # negligible but measurable excess on a large test fold from being called leakage.
+    control_tolerance: float = Field(0.02, ge=0, le=1,
+                                     description="smallest excess over chance flagged as leakage")
     random_split: bool = Field(True, description="grouped vs random split gap, grouped datasets")
     importance: bool = Field(True, description="permutation importance of the best models")
     importance_features: int = Field(50, ge=1, description="features scored (top by association)")
     importance_repeats: int = Field(2, ge=1, description="shuffles per feature and fold")
     learning_curve: bool = Field(False, description="refits on 25/50/75% of the outer training part")
+
+    @field_validator("controls", mode="before")
+    @classmethod
+    def _controls(cls, value):
+        """One message for both spellings, instead of one per member of the union."""
+        if value == "auto" or (isinstance(value, int) and not isinstance(value, bool)
+                               and value >= 0):
+            return value
+        raise ValueError("must be auto or a whole number of refits per cell (0 or more)")
 
 
 class StudySpec(Spec):
