@@ -1,4 +1,4 @@
-"""Command line: ``python -m benchmark {run,validate,list,report,stats}``."""
+"""Command line: ``python -m benchmark {run,validate,list,report,stats,leaderboard}``."""
 from __future__ import annotations
 
 import argparse
@@ -34,6 +34,9 @@ def _parser() -> argparse.ArgumentParser:
     st = sub.add_parser("stats", help="compare learners across datasets from a score table",
                         add_help=False)
     st.add_argument("rest", nargs=argparse.REMAINDER)
+    lb = sub.add_parser("leaderboard", help="rank learners over every dataset of several run folders",
+                        add_help=False)
+    lb.add_argument("rest", nargs=argparse.REMAINDER)
     return p
 
 
@@ -43,6 +46,10 @@ def main(argv: list[str] | None = None) -> int:
         from . import stats_cli
 
         return stats_cli.main(argv[1:])
+    if argv[:1] == ["leaderboard"]:
+        from .leaderboard import cli as leaderboard_cli
+
+        return leaderboard_cli.main(argv[1:])
     args = _parser().parse_args(argv)
     try:
         if args.command == "run":

@@ -680,3 +680,171 @@ def bootstrap_ci(y_true, y_score, metric: Callable, n_boot: int = 1000, alpha: f
                         vectorized=False, rng=seed)
     low, high = sorted(map(float, res.confidence_interval))  # never low > high
     return CI(low, high, float(metric(y_true, y_score)))
+
+
+# ------------------------------------------------- leaderboards: battles, Elo, win rates
+#
+# Elo follows TabArena (Erickson et al. 2025, "TabArena: A Living Benchmark for Machine Learning
+# on Tabular Data", arXiv:2506.16791; autogluon/tabrepo, tabrepo/tabarena/elo_utils.py,
+# EloHelper, and TabArena.compute_elo): every pair of methods meets on every (task, split) both
+# ran, the lower error wins and a tie is half a win to each; each battle weighs 1/n_splits of its
+# task, so every task counts once; ratings are the Bradley-Terry maximum-likelihood fit of a
+# logistic regression without intercept (C = 1e6) on the scale Elo = 400 log10-strength + 1000;
+# the 95% interval is the 2.5% and 97.5% quantiles of the fit over tasks resampled with
+# replacement, around the fit on all tasks, widths clipped at 0; an optional reference method is
+# then moved to 1000 (post-calibration: the widths do not depend on the reference).
+
+ELO_SCALE = 400.0
+ELO_INIT = 1000.0
+ELO_C = 1e6  # TabArena's LogisticRegression(C=1e6): a ridge that only matters when a field is separable
+
+
+@dataclass(frozen=True, eq=False)
+class EloResult:
+    """``table``: one row per learner (index), columns elo, low, high (the 95% bootstrap
+    interval) and datasets (those it met another learner on); best first."""
+
+    table: pd.DataFrame
+    n_boot: int
+    anchor: str | None = None
+
+
+def _long(table: pd.DataFrame, lower_is_better: bool) -> pd.DataFrame:
+    """Columns dataset, learner, fold, value as floats, higher is better; ValueError naming a
+    missing column or a repeated (dataset, fold, learner) row."""
+    need = {"dataset", "learner", "value"}
+    if not isinstance(table, pd.DataFrame) or not need <= set(table.columns):
+        have = sorted(map(str, table.columns)) if isinstance(table, pd.DataFrame) else type(table).__name__
+        raise ValueError(f"a long results table needs columns {sorted(need)} (fold optional), got {have}")
+    out = table.assign(fold=table["fold"] if "fold" in table else 0)[["dataset", "learner", "fold", "value"]]
+    out = out.assign(value=pd.to_numeric(out["value"], errors="coerce").astype(float))
+    out = out[np.isfinite(out["value"])]
+    repeated = out.duplicated(["dataset", "fold", "learner"])
+    if repeated.any():
+        r = out[repeated].iloc[0]
+        raise ValueError(f"dataset {r.dataset!r}, fold {r.fold!r}, learner {r.learner!r} appears more "
+                         "than once; each learner needs one score per dataset and fold")
+    return out.assign(value=-out["value"]) if lower_is_better else out
+
+
+def battles(table: pd.DataFrame, lower_is_better: bool = False) -> pd.DataFrame:
+    """Every pair of learners on every (dataset, fold) both were scored on, as TabArena pairs them.
+
+    ``table`` is long: dataset, learner, value and optionally fold (a split; without it each
+    dataset is one split). Returns columns dataset, fold, a, b (a < b), score (1 when a wins, 0.5
+    for a tie, 0 when b wins) and weight (1 / the dataset's number of folds, so each dataset
+    weighs 1 whatever its folds).
+    """
+    t = _long(table, lower_is_better)
+    pairs = t.merge(t, on=["dataset", "fold"], suffixes=("_a", "_b"))
+    pairs = pairs[pairs["learner_a"].astype(str) < pairs["learner_b"].astype(str)]
+    score = np.sign(pairs["value_a"] - pairs["value_b"]) / 2 + 0.5
+    folds = t.groupby("dataset")["fold"].nunique()
+    return pd.DataFrame({"dataset": pairs["dataset"], "fold": pairs["fold"], "a": pairs["learner_a"],
+                         "b": pairs["learner_b"], "score": score.astype(float),
+                         "weight": 1.0 / pairs["dataset"].map(folds).astype(float)}).reset_index(drop=True)
+
+
+def _bradley_terry(wins: np.ndarray, max_iter: int = 500) -> np.ndarray:
+    """log10-strengths maximising sum_ij wins[i, j] log P(i beats j) - ||beta||^2 / (4 C).
+
+    The ridge is TabArena's C = 1e6 on its doubled battles: it only matters when one group of
+    learners beats the rest everywhere (then the plain maximum is at infinity), and at the
+    optimum the strengths sum to 0, so ratings come out centred on 1000. Newton's method with
+    step halving: the objective is convex and the matrices are learners x learners."""
+    from scipy.special import expit
+
+    ln10, ridge = math.log(10.0), 1 / (4 * ELO_C)
+    both = wins + wins.T
+
+    def loss(beta):
+        d = ln10 * (beta[:, None] - beta[None, :])
+        return float((wins * np.logaddexp(0.0, -d)).sum()) + ridge * float(beta @ beta)
+
+    beta = np.zeros(len(wins))
+    for _ in range(max_iter):
+        p = expit(ln10 * (beta[:, None] - beta[None, :]))
+        grad = ln10 * (both * p - wins).sum(axis=1) + 2 * ridge * beta
+        if np.abs(grad).max() < 1e-10:
+            break
+        curv = ln10**2 * both * p * (1 - p)
+        hess = np.diag(curv.sum(axis=1) + 2 * ridge) - curv
+        step, now = np.linalg.solve(hess, -grad), loss(beta)
+        while loss(beta + step) > now and np.abs(step).max() > 1e-12:
+            step /= 2
+        beta = beta + step
+    return beta - beta.mean()
+
+
+def _win_tensor(b: pd.DataFrame, names: list, datasets: list) -> np.ndarray:
+    """Weighted wins per dataset: array (dataset, winner, loser), ties split in halves."""
+    index, where = {n: i for i, n in enumerate(names)}, {d: i for i, d in enumerate(datasets)}
+    out = np.zeros((len(datasets), len(names), len(names)))
+    d, ia, ib = b["dataset"].map(where).to_numpy(), b["a"].map(index).to_numpy(), b["b"].map(index).to_numpy()
+    np.add.at(out, (d, ia, ib), (b["weight"] * b["score"]).to_numpy())
+    np.add.at(out, (d, ib, ia), (b["weight"] * (1 - b["score"])).to_numpy())
+    return out
+
+
+def _elo_fit(wins: np.ndarray) -> np.ndarray:
+    """Ratings from a (winner, loser) matrix; NaN for a learner that met nobody."""
+    met = (wins.sum(axis=0) + wins.sum(axis=1)) > 0
+    out = np.full(len(wins), np.nan)
+    if met.sum() >= 2:
+        out[met] = ELO_SCALE * _bradley_terry(wins[np.ix_(met, met)]) + ELO_INIT
+    return out
+
+
+def elo(table: pd.DataFrame, n_boot: int = 1000, alpha: float = 0.05, seed: int = 0,
+        anchor: str | None = None, lower_is_better: bool = False) -> EloResult:
+    """Bradley-Terry Elo over datasets with a dataset-level bootstrap interval, as TabArena computes it.
+
+    ``table`` is long (see :func:`battles`). The point estimate is the fit on every dataset; the
+    1 - alpha interval takes the alpha/2 and 1 - alpha/2 quantiles of ``n_boot`` refits on
+    datasets drawn with replacement (a learner absent from a draw sits that draw out), widened
+    to hold the point estimate. ``anchor`` moves that learner to 1000 afterwards (TabArena
+    anchors a default random forest), shifting point and interval alike; by default the
+    ratings average 1000. Why not a mean score: Elo weighs every head-to-head on one scale
+    however the metrics differ, and the bootstrap over datasets says how much one dataset more
+    or less would move it.
+    """
+    alpha = _check_alpha(alpha)
+    if int(n_boot) < 1:
+        raise ValueError(f"n_boot must be at least 1, got {n_boot}")
+    b = battles(table, lower_is_better)
+    names = sorted(set(_long(table, lower_is_better)["learner"]), key=str)
+    if len(names) < 2:
+        raise ValueError(f"Elo needs at least 2 learners, got {names}")
+    if anchor is not None and anchor not in names:
+        raise ValueError(f"anchor {anchor!r} is not a learner of the table; use one of {names}")
+    datasets = sorted(b["dataset"].unique(), key=str)
+    tensor = _win_tensor(b, names, datasets)
+    point = pd.Series(_elo_fit(tensor.sum(axis=0)), index=names)
+    rng = np.random.default_rng(seed)
+    draws = pd.DataFrame([_elo_fit(np.tensordot(np.bincount(rng.integers(0, len(datasets), len(datasets)),
+                                                            minlength=len(datasets)), tensor, axes=1))
+                          for _ in range(int(n_boot))], columns=names)
+    low = np.fmin(draws.quantile(alpha / 2), point)
+    high = np.fmax(draws.quantile(1 - alpha / 2), point)
+    shift = ELO_INIT - point[anchor] if anchor is not None else 0.0
+    met = ((tensor.sum(axis=1) + tensor.sum(axis=2)) > 0).sum(axis=0)
+    out = pd.DataFrame({"elo": point + shift, "low": low + shift, "high": high + shift,
+                        "datasets": pd.Series(met, index=names).astype(int)})
+    return EloResult(out.sort_values("elo", ascending=False), int(n_boot), anchor)
+
+
+def win_rates(table: pd.DataFrame, lower_is_better: bool = False) -> pd.DataFrame:
+    """Learner x learner: the share of datasets on which the row learner beats the column learner.
+
+    Within a dataset each fold is a head-to-head (a tie is half a win), averaged over the folds
+    both were scored on; the dataset shares are then averaged over the datasets both ran, so
+    each dataset counts once, as in :func:`elo`. NaN on the diagonal and for pairs that never
+    met. Entry (a, b) + entry (b, a) = 1.
+    """
+    b = battles(table, lower_is_better)
+    names = sorted(set(_long(table, lower_is_better)["learner"]), key=str)
+    per = b.groupby(["dataset", "a", "b"])["score"].mean().groupby(["a", "b"]).mean()
+    out = pd.DataFrame(np.nan, index=names, columns=names)
+    for (a, c), share in per.items():
+        out.loc[a, c], out.loc[c, a] = share, 1 - share
+    return out
