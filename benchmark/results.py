@@ -1,10 +1,12 @@
 """The run folder's tables, exported from the store: one long table each.
 
 ``trials.parquet``: one row per trial (dataset, outer_fold, learner, family, trial, state, params
-as JSON, value, seconds, error, node_id). ``scores.parquet``: one row per dataset x outer_fold x
-learner x config (default|tuned) x metric, with the value. Failed trials stay as rows.
-``controls.parquet`` (shuffled-label controls) and ``predictions.parquet`` (per-example outer test
-predictions of the tuned configurations, never for a sensitive dataset) feed ``benchmark.checks``.
+as JSON, value, seconds, epochs, error, node_id); a deep trial trained in a population carries its
+share of the population's seconds and the epochs it trained. ``scores.parquet``: one row per
+dataset x outer_fold x learner x config (default|tuned) x metric, with the value. Failed trials
+stay as rows. ``controls.parquet`` (shuffled-label controls) and ``predictions.parquet``
+(per-example outer test predictions of the tuned configurations, never for a sensitive dataset)
+feed ``benchmark.checks``.
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from . import learners
 from .store import Store, TrialState
 
 TRIAL_COLUMNS = ["dataset", "outer_fold", "learner", "family", "trial", "state", "params", "value",
-                 "seconds", "error", "node_id", "split_sha256"]
+                 "seconds", "epochs", "error", "node_id", "split_sha256"]
 SCORE_COLUMNS = ["dataset", "outer_fold", "learner", "family", "config", "metric", "value",
                  "trial", "error"]
 PREDICTION_COLUMNS = ["dataset", "outer_fold", "learner", "family", "row", "output", "value"]
@@ -38,7 +40,8 @@ def trials_frame(store: Store) -> pd.DataFrame:
             a = t.user_attrs
             rows.append({**cell, "family": family(cell["learner"]), "trial": t.number,
                          "state": t.state.name, "params": json.dumps(a.get("config", {}), sort_keys=True),
-                         "value": t.value, "seconds": a.get("seconds"), "error": a.get("error"),
+                         "value": t.value, "seconds": a.get("seconds"), "epochs": a.get("epochs"),
+                         "error": a.get("error"),
                          "node_id": a.get("node_id"), "split_sha256": a.get("split_sha256")})
     frame = pd.DataFrame(rows, columns=TRIAL_COLUMNS)
     return frame.sort_values(["dataset", "outer_fold", "learner", "trial"], ignore_index=True)

@@ -40,6 +40,7 @@ class Plan:
     pairs: list[tuple[str, str]]
     skipped: list[tuple[str, str, str]] = field(default_factory=list)
     _digests: dict[str, str] = field(default_factory=dict, repr=False)
+    gpus: bool = False  # whether deep trials get GPUs (known once Ray is up): the population's size
 
     def content_sha256(self, dataset: str) -> str:
         """The dataset's content hash (``manifest.dataset_digest``), computed once."""
@@ -56,7 +57,8 @@ class Plan:
         return CellSettings(task=self.datasets[dataset].task, metric=self.metrics[dataset],
                             trials=s.budget.trials, seconds=s.budget.seconds, seed=s.seed,
                             threads=threads, n_startup_trials=min(10, max(3, s.budget.trials // 3)),
-                            controls=s.checks.controls if s.checks.enabled else 0)
+                            controls=s.checks.controls if s.checks.enabled else 0,
+                            population=s.resources.population_for(self.gpus))
 
     def direction(self, dataset: str) -> str:
         return "maximize" if metrics.higher_is_better(self.metrics[dataset]) else "minimize"
@@ -285,6 +287,9 @@ def _manifest(plan: Plan, previous: dict | None, store_url: str, stored: int) ->
         "seed": plan.study.seed, "storage": store_url,
         "started": (previous or {}).get("started", manifest.now()), "status": "running",
         "trials_stored": stored,
+        # deep trials trained together (final once Ray is up and knows the GPUs)
+        "population": (previous or {}).get("population")
+        or plan.study.resources.population_for(plan.gpus),
         "versions": manifest.versions(), "git_commit": manifest.git_commit(),
         "hardware": manifest.hardware(),
         "datasets": {n: {**d.profile(), "content_sha256": plan.content_sha256(n),
@@ -381,6 +386,8 @@ def _run(plan: Plan, run_dir: Path, store: Store, info: dict, address: str | Non
             session, refs = ray_session.get()
             info["ray"] = {"embedded": session.embedded, "cpus": session.total_cpus(),
                            "gpus": session.has_gpus()}
+            plan.gpus = session.has_gpus()
+            info["population"] = plan.study.resources.population_for(plan.gpus)
             _stream(plan, store, todo, session, refs, emit)
         from . import results
 

@@ -2,9 +2,12 @@
 
 This module knows nothing of Ray: ``run_cell`` is a plain generator that yields an event for each
 finished trial and then one for the outer evaluation, so the execution layer can stream events to
-the store as they happen. Trials run one after another inside a cell, and the sampler is reseeded
-from (study seed, cell, trial number) before each ask, so a cell resumed from its stored history
-proposes exactly what an uninterrupted run would have proposed.
+the store as they happen. Trials run in batches inside a cell: one trial at a time for classical
+learners, ``CellSettings.population`` at a time for deep learners that train populations
+(``benchmark.nn.population``). Before each batch the sampler is reseeded from (study seed, cell,
+first trial number of the batch), and TPE's constant liar spreads a batch's asks, so a cell
+resumed from its stored history proposes exactly what an uninterrupted run would have proposed:
+a batch lost to a crash is asked again whole, and its trials already stored are told, never run.
 """
 from __future__ import annotations
 
@@ -48,6 +51,7 @@ class CellSettings:
     threads: int = 1
     n_startup_trials: int = 4
     controls: int = 1  # shuffled-label refits of the tuned configuration (benchmark.checks)
+    population: int = 1  # deep configurations per batch, trained together where the learner can
 
 
 def _direction(metric: str) -> str:
@@ -124,26 +128,116 @@ def evaluate(module, config: dict, data: Dataset, fold: Fold, metric: str, seed:
         scores.append(metrics.score(data.task, metric, data.y[val], pred))
         if hasattr(model, "best_epoch_"):
             epochs.append(int(model.best_epoch_))
+    return _summary(scores, epochs, metric)
+
+
+def _summary(scores: list[float], best: list[int], metric: str, ran: int | None = None
+             ) -> tuple[float, dict]:
     value = float(np.mean(scores))
     if not math.isfinite(value):
         raise FloatingPointError(f"validation {metric} is not finite ({value})")
     attrs = {"inner_scores": [float(s) for s in scores]}
-    if epochs:
-        attrs["best_epoch"] = max(1, int(round(np.mean(epochs))))
+    if best:
+        attrs["best_epoch"] = max(1, int(round(np.mean(best))))
+    if ran is not None:
+        attrs["epochs"] = int(ran)  # epochs trained over the inner splits: the trial's cost
     return value, attrs
 
 
-def _ask(study: optuna.Study, space: SearchSpace, number: int, cell_seed: int, n_startup: int):
-    """Trial 0 is the library default; later trials come from TPE reseeded per trial number."""
-    if number == 0:
-        params = space.default_params()
-        study.enqueue_trial(params)
-        dists = {k: d for k, d in space.distributions().items() if k in params}
-        return study.ask(dists), space.default_config()
-    study.sampler = optuna.samplers.TPESampler(
-        seed=derive_seed(cell_seed, number), n_startup_trials=n_startup)
-    trial = study.ask(space.distributions())
-    return trial, space.config(trial.params)
+def evaluate_batch(module, configs: list[dict], data: Dataset, fold: Fold, metric: str,
+                   seeds: list[int], threads: int) -> list[tuple[float, dict, float] | "Failure"]:
+    """``evaluate`` for several configurations of a learner that trains populations: on each
+    inner split, the configurations that read the same array are fitted together
+    (``module.fit_population``). Each gets ``(value, attrs, seconds)`` or its own error, where
+    ``seconds`` is its share: the training time of each epoch divided among the members that
+    were training in it, plus its own scoring."""
+    n = len(configs)
+    scores, best, ran, seconds = [[] for _ in configs], [[] for _ in configs], [0] * n, [0.0] * n
+    errors: list[Exception | None] = [None] * n
+    for train, val in fold.inner:
+        for members in _same_input(module, configs, data):
+            live = [i for i in members if errors[i] is None]
+            if not live:
+                continue
+            X = features(module, configs[live[0]], data)
+            models = {}
+            for i in live:
+                try:
+                    models[i] = module.build({k: v for k, v in configs[i].items()
+                                              if k != REPRESENTATION}, data.task, seeds[i], threads)
+                except Exception as exc:  # noqa: BLE001 - a member fails alone
+                    errors[i] = exc
+            fitted = module.fit_population(list(models.values()), X[train], data.y[train],
+                                           (X[val], data.y[val]))
+            for (i, model), error in zip(models.items(), fitted):
+                ran[i] += int(getattr(model, "n_epochs_", 0) or 0)
+                seconds[i] += float(getattr(model, "fit_seconds_", 0.0) or 0.0)
+                if error is not None:
+                    errors[i] = error
+                    continue
+                t0 = time.perf_counter()
+                pred = _predict(model, X[val], data.task, data.n_classes)
+                scores[i].append(metrics.score(data.task, metric, data.y[val], pred))
+                best[i].append(int(model.best_epoch_))
+                seconds[i] += time.perf_counter() - t0
+    out: list = []
+    for i in range(n):
+        if errors[i] is None:
+            try:
+                out.append(_summary(scores[i], best[i], metric, ran[i]) + (seconds[i],))
+                continue
+            except FloatingPointError as exc:
+                errors[i] = exc
+        out.append(Failure(errors[i], ran[i], seconds[i]))
+    return out
+
+
+@dataclass
+class Failure:
+    """A member of a batch that failed: its error and what it had cost."""
+
+    error: BaseException
+    epochs: int = 0
+    seconds: float = 0.0
+
+
+def _same_input(module, configs: list[dict], data: Dataset) -> list[list[int]]:
+    """Configurations grouped by the array they read (their ``representation``), in order."""
+    groups: dict = {}
+    for i, config in enumerate(configs):
+        try:
+            key = (view_name(module, config, data), REPRESENTATION in config)
+        except ValueError:
+            key = ("?", i)  # an unknown representation fails alone, in ``features``
+        groups.setdefault(key, []).append(i)
+    return list(groups.values())
+
+
+def population_size(module, settings: CellSettings) -> int:
+    """How many trials a batch holds: the study's population for a learner that trains
+    populations, else one (classical learners run as before, one trial at a time)."""
+    return max(1, int(settings.population)) if hasattr(module, "fit_population") else 1
+
+
+def _ask(study: optuna.Study, space: SearchSpace, start: int, count: int, cell_seed: int,
+         n_startup: int) -> list[tuple[optuna.trial.Trial, dict]]:
+    """A batch of ``count`` trials numbered from ``start``. Trial 0 is the library default; the
+    others come from TPE reseeded per trial number (a batch of one asks what one trial at a time
+    always asked), its constant liar treating the batch's earlier asks as running so that one
+    batch does not ask the same configuration M times."""
+    out = []
+    for number in range(start, start + count):
+        study.sampler = optuna.samplers.TPESampler(
+            seed=derive_seed(cell_seed, number), n_startup_trials=n_startup, constant_liar=True)
+        if number == 0:
+            params = space.default_params()
+            study.enqueue_trial(params)
+            dists = {k: d for k, d in space.distributions().items() if k in params}
+            out.append((study.ask(dists), space.default_config()))
+        else:
+            trial = study.ask(space.distributions())
+            out.append((trial, space.config(trial.params)))
+    return out
 
 
 def restore(study: optuna.Study, history: list[dict], space: SearchSpace) -> None:
@@ -162,34 +256,82 @@ def restore(study: optuna.Study, history: list[dict], space: SearchSpace) -> Non
 
 def run_cell(cell: Cell, data: Dataset, fold: Fold, space: SearchSpace, settings: CellSettings,
              history: list[dict] | None = None) -> Iterator[dict[str, Any]]:
-    """Run the cell's remaining trials, then the outer evaluation; yield one event each."""
+    """Run the cell's remaining trials in batches, then the outer evaluation; yield one event each.
+
+    Batches start at multiples of the batch size, so a cell resumed mid-batch asks that batch
+    again whole (same seed, same configurations) and runs only the trials not stored."""
     module = learners.get(cell.learner)
     space = cell_space(space, module, data)
     history = history or []
+    size = population_size(module, settings)
     study = optuna.create_study(direction=_direction(settings.metric))
-    restore(study, history, space)
+    number = len(history)
+    start = number - number % size
+    restore(study, history[:start], space)
     cell_seed = derive_seed(settings.seed, cell.dataset, cell.fold, cell.learner)
     started = time.perf_counter() - sum(h.get("seconds") or 0.0 for h in history)
-    for number in range(len(history), settings.trials):
+    while number < settings.trials:
         if out_of_time(settings, time.perf_counter() - started):
             break
-        trial, config = _ask(study, space, number, cell_seed, settings.n_startup_trials)
-        event = _run_trial(module, config, data, fold, settings, derive_seed(cell_seed, "fit", number))
-        for key, value in {"config": config, **event["attrs"]}.items():
-            trial.set_user_attr(key, value)
-        if event["state"] == "COMPLETE":
-            study.tell(trial, event["value"])
-        else:
-            study.tell(trial, state=optuna.trial.TrialState.FAIL)
-        yield {"kind": "trial", "cell": cell, "number": number, "params": trial.params,
-               "distributions": {k: space.distributions()[k] for k in trial.params}, **event}
+        asked = _ask(study, space, start, min(size, settings.trials - start), cell_seed,
+                     settings.n_startup_trials)
+        for (trial, _), stored in zip(asked, history[start:number]):
+            _tell(study, trial, stored)
+        todo = asked[number - start:]
+        seeds = [derive_seed(cell_seed, "fit", number + i) for i in range(len(todo))]
+        events = _run_batch(module, [c for _, c in todo], data, fold, settings, seeds)
+        for i, ((trial, _), event) in enumerate(zip(todo, events)):
+            _tell(study, trial, event)
+            yield {"kind": "trial", "cell": cell, "number": number + i, "params": trial.params,
+                   "distributions": {k: space.distributions()[k] for k in trial.params}, **event}
+        start = number = start + len(asked)
     yield outer_evaluation(cell, module, data, fold, space, settings, study, cell_seed)
+
+
+def _tell(study: optuna.Study, trial, event: dict) -> None:
+    """Record a finished trial (run now, or stored before a resume) for the sampler."""
+    for key, value in {"config": event["config"], **(event.get("attrs") or {})}.items():
+        trial.set_user_attr(key, value)
+    if event["state"] == "COMPLETE":
+        study.tell(trial, event["value"])
+    else:
+        study.tell(trial, state=optuna.trial.TrialState.FAIL)
 
 
 def out_of_time(settings: CellSettings, seconds: float) -> bool:
     """Whether a cell that has spent ``seconds`` on trials (counted across resumes) must stop
     trying configurations and go to its outer evaluation."""
     return settings.seconds is not None and seconds > settings.seconds
+
+
+def _run_batch(module, configs: list[dict], data, fold, settings, seeds: list[int]) -> list[dict]:
+    """One trial event per configuration. A population's events share its wall time: each
+    member is charged its share (``evaluate_batch``), and what no member accounts for (building,
+    reading the data) is split evenly, so the members' seconds add up to the batch's."""
+    if not hasattr(module, "fit_population"):
+        return [_run_trial(module, c, data, fold, settings, s) for c, s in zip(configs, seeds)]
+    t0 = time.perf_counter()
+    split = {"split_sha256": inner_digest(fold)}
+    try:
+        results = evaluate_batch(module, configs, data, fold, settings.metric, seeds,
+                                 settings.threads)
+    except Exception as exc:  # noqa: BLE001 - outside any member: the batch fails, the cell goes on
+        results = [Failure(exc)] * len(configs)
+    charged = [r[2] if isinstance(r, tuple) else r.seconds for r in results]
+    rest = max(0.0, time.perf_counter() - t0 - sum(charged)) / len(configs)
+    shared = {"population": len(configs)}
+    events = []
+    for config, result, seconds in zip(configs, results, charged):
+        if isinstance(result, tuple):
+            value, attrs, _ = result
+            events.append({"state": "COMPLETE", "value": value, "config": config,
+                           "attrs": {**attrs, **split, **shared}, "seconds": seconds + rest,
+                           "error": None})
+        else:
+            events.append({"state": "FAIL", "value": None, "config": config,
+                           "attrs": {**split, **shared, "epochs": result.epochs},
+                           "seconds": seconds + rest, "error": _error(result.error)})
+    return events
 
 
 def _run_trial(module, config, data, fold, settings, seed) -> dict:
@@ -200,9 +342,13 @@ def _run_trial(module, config, data, fold, settings, seed) -> dict:
         return {"state": "COMPLETE", "value": value, "config": config, "attrs": {**attrs, **split},
                 "seconds": time.perf_counter() - t0, "error": None}
     except Exception as exc:  # a failed trial counts toward the budget; the cell goes on
-        error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}"
         return {"state": "FAIL", "value": None, "config": config, "attrs": split,
-                "seconds": time.perf_counter() - t0, "error": error}
+                "seconds": time.perf_counter() - t0, "error": _error(exc)}
+
+
+def _error(exc: BaseException) -> str:
+    trace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__, limit=3))
+    return f"{type(exc).__name__}: {exc}\n{trace}"
 
 
 def incumbents(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:

@@ -36,6 +36,14 @@ class Resources(Spec):
     cpus_per_trial: int = Field(1, ge=1)
     gpus_per_deep_trial: float = Field(0.25, ge=0, le=1)  # asked only when the cluster has GPUs
     retries: int = Field(2, ge=0)  # resubmissions of a cell whose worker died
+    # Deep-learner trials per batch, trained together as one population (benchmark.nn.population);
+    # unset: chosen from the device the deep trials get. A GPU runs many small networks for the
+    # price of one; a CPU gains less, and a batch is asked of TPE before any of it has finished.
+    population: int | None = Field(None, ge=1, le=256, description="deep trials trained together")
+
+    def population_for(self, gpus: bool) -> int:
+        """The population size: the study's, else 32 where deep trials get a GPU, 8 on CPUs."""
+        return self.population or (32 if gpus and self.gpus_per_deep_trial > 0 else 8)
 
 
 class Checks(Spec):

@@ -1,16 +1,20 @@
-"""Speed figures for the neural side; prints, never asserts (timings depend on the machine).
+"""Speed of population training; prints, never asserts (timings depend on the machine).
 
-(a) Training throughput of our trainer (and of the full estimator fit) against a minimal plain
-    PyTorch loop: same MLP, data, batch size, epochs and threads, interleaved repeats, median.
-(b) Fit times of the deep learners' default configurations and of random configurations from
-    their search spaces, on synthetic stand-ins of the bundled datasets' shapes.
+For each deep learner: configurations drawn from its own search space (seeded), fitted with
+early stopping on a synthetic stand-in of the bundled data it meets in the `quick` study (the
+inner split of one outer fold), first one at a time by the reference loop (``trainer.train``,
+the trainer every fit used before populations), then by ``fit_population`` in chunks of M.
+Figures are configurations per second; the two are timed in alternation, chunk by chunk, so a
+change in the machine's load hits both alike. Also printed: the mean size of the stacks the
+plan formed (``population.plan`` trains large networks alone on a CPU).
 
-    python scripts/bench_nn.py [--device cpu|cuda|auto] [--threads 1] [--repeats 5] [--configs 5]
+    python scripts/bench_nn.py [--device cpu] [--threads 1] [--configs 32] [--sizes 1 4 8 16 32]
+                               [--learners mlp resnet cnn1d cnn2d] [--max-epochs N]
 """
 from __future__ import annotations
 
 import argparse
-import statistics
+import os
 import sys
 import time
 from pathlib import Path
@@ -18,177 +22,126 @@ from pathlib import Path
 import numpy as np
 import optuna
 import torch
-import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout, uninstalled
-from benchmark import learners
-from benchmark.nn import TorchClassifier, device_info
-from benchmark.nn.estimator import resolve_device
-from benchmark.nn.modules import MLP
-from benchmark.nn.trainer import TrainConfig, train
-from benchmark.spaces import load_space
+from benchmark import learners  # noqa: E402
+from benchmark.nn import device_info, fit_population  # noqa: E402
+from benchmark.nn.modules import build_module  # noqa: E402
+from benchmark.nn.trainer import init_weights, train  # noqa: E402
+from benchmark.spaces import load_space  # noqa: E402
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def plain_loop(model, X, y, epochs: int, batch_size: int, lr: float, gen) -> None:
-    """The reference: the shortest correct PyTorch loop over on-device tensors."""
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-5)
-    model.train()
-    for _ in range(epochs):
-        perm = torch.randperm(len(X), generator=gen, device=X.device)
-        for i in range(0, len(X), batch_size):
-            idx = perm[i:i + batch_size]
-            loss = F.cross_entropy(model(X[idx]), y[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-
-
-def throughput(device: torch.device, repeats: int, n=4096, d=64, k=10, epochs=10, bs=128) -> None:
-    rng = np.random.default_rng(0)
-    X_np = rng.normal(size=(n, d)).astype(np.float32)
-    y_np = (X_np[:, :k].argmax(1)).astype(np.int64)
-    X, y = torch.as_tensor(X_np, device=device), torch.as_tensor(y_np, device=device)
-    Y = F.one_hot(y, k).float()
-    cfg = TrainConfig(task="classification", lr=1e-3, weight_decay=1e-5, batch_size=bs,
-                      max_epochs=epochs)
-
-    def fresh():
-        torch.manual_seed(0)
-        return MLP(d, k, depth=2, width=256, dropout=0.1).to(device), \
-            torch.Generator(device=device).manual_seed(1)
-
-    def run_plain():
-        model, gen = fresh()
-        plain_loop(model, X, y, epochs, bs, 1e-3, gen)
-
-    def run_trainer():
-        model, gen = fresh()
-        train(model, X, Y, cfg, gen)
-
-    def run_estimator():
-        TorchClassifier(module="mlp", module__depth=2, module__width=256, module__dropout=0.1,
-                        lr=1e-3, batch_size=bs, max_epochs=epochs, device=str(device),
-                        threads=torch.get_num_threads()).fit(X_np, y_np)
-
-    runs = {"plain loop": run_plain, "our trainer": run_trainer, "estimator.fit": run_estimator}
-    times = {name: [] for name in runs}
-    for rep in range(repeats + 1):  # the first round is warm-up
-        for name, fn in runs.items():
-            _sync(device)
-            t0 = time.perf_counter()
-            fn()
-            _sync(device)
-            if rep:
-                times[name].append(time.perf_counter() - t0)
-    base = n * epochs / statistics.median(times["plain loop"])
-    print(f"(a) throughput, MLP 2x256 on {n}x{d}, {k} classes, batch {bs}, {epochs} epochs, "
-          f"{torch.get_num_threads()} thread(s), {device}, median of {repeats}:")
-    for name, ts in times.items():
-        rate = n * epochs / statistics.median(ts)
-        print(f"    {name:<14} {rate:>11,.0f} examples/s   ratio to plain {rate / base:.3f}")
-
-
-def stand_ins(seed: int = 0) -> dict[str, tuple[str, dict[str, np.ndarray], np.ndarray]]:
-    """name -> (task, views, y), shaped like the bundled datasets (plus a 28x28 image set)."""
+def stand_in(learner: str, seed: int = 0) -> tuple[str, np.ndarray, np.ndarray, str]:
+    """(task, X, y, what) shaped like the `quick` data this learner meets."""
     rng = np.random.default_rng(seed)
-
-    def tab(n, d, k):
-        X = rng.normal(size=(n, d))
-        y = (X[:, :k].argmax(1) if k > 2 else (X[:, :3].sum(1) + rng.normal(size=n) > 0))
-        return X, np.asarray(y, dtype=np.int64)
-
-    def images(n, side, k):
-        y = np.arange(n) % k
-        protos = rng.random((k, 1, side, side))
-        X = np.clip(protos[y] + rng.normal(0, 0.3, (n, 1, side, side)), 0, 1).astype(np.float32)
-        return X, y
-
-    def dna(n, length):
-        y = np.arange(n) % 2
-        lengths = rng.integers(80, length + 1, n)
-        X = np.zeros((n, length, 4), np.float32)
-        for i, L in enumerate(lengths):
-            X[i, np.arange(L), rng.integers(0, 4, L)] = 1.0
+    if learner in ("mlp", "resnet"):  # breast_cancer: 569 x 30, binary
+        X = rng.normal(size=(569, 30))
+        y = (X[:, :3].sum(1) + rng.normal(size=569) > 0).astype(np.int64)
+        return "binary", X, y, "569x30 tabular"
+    if learner == "cnn1d":  # dna_motifs: 500 one-hot sequences of 80-120 bases
+        X = np.zeros((500, 120, 4), np.float32)
+        y = np.arange(500) % 2
+        for i, length in enumerate(rng.integers(80, 121, 500)):
+            X[i, np.arange(length), rng.integers(0, 4, length)] = 1.0
             if y[i]:
-                s = rng.integers(0, L - 6)
+                s = rng.integers(0, length - 6)
                 X[i, s:s + 6] = np.eye(4, dtype=np.float32)[[3, 0, 3, 0, 0, 3]]  # TATAAT
-        return X, y
-
-    bc, digits, expr = tab(569, 30, 2), images(1797, 8, 10), tab(120, 2000, 2)
-    mnist, seqs = images(1000, 28, 10), dna(400, 120)
-    kmers = seqs[0].reshape(400, -1)[:, :64].astype(np.float64)  # a 64-column flat stand-in
-    return {
-        "breast_cancer 569x30": ("binary", {"tabular": bc[0]}, bc[1]),
-        "digits 1797x8x8": ("multiclass", {"tabular": digits[0].reshape(1797, -1).astype(float),
-                                           "image": digits[0]}, digits[1]),
-        "expression 120x2000": ("binary", {"tabular": expr[0]}, expr[1]),
-        "dna 400xL120": ("binary", {"tabular": kmers, "onehot": seqs[0]}, seqs[1]),
-        "images 1000x28x28": ("multiclass", {"tabular": mnist[0].reshape(1000, -1).astype(float),
-                                             "image": mnist[0]}, mnist[1]),
-    }
+        return "binary", X, y, "500x120x4 one-hot"
+    y = np.arange(1797) % 10  # digits: 1797 8x8 images, 10 classes
+    protos = rng.random((10, 1, 8, 8))
+    X = np.clip(protos[y] + rng.normal(0, 0.3, (1797, 1, 8, 8)), 0, 1).astype(np.float32)
+    return "multiclass", X, y, "1797x8x8 images"
 
 
-def random_configs(name: str, count: int, seed: int = 0) -> list[dict]:
-    space = load_space(name)
-    sampler = optuna.samplers.RandomSampler(seed=seed)
-    study = optuna.create_study(sampler=sampler)
-    return [space.config(study.ask(space.distributions()).params) for _ in range(count)]
+def configs(learner: str, count: int, seed: int, max_epochs: int | None) -> list[dict]:
+    space = load_space(learner)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
+    out = [space.config(study.ask(space.distributions()).params) for _ in range(count)]
+    if max_epochs:
+        out = [{**c, "max_epochs": min(int(c.get("max_epochs", max_epochs)), max_epochs)}
+               for c in out]
+    return out
 
 
-def _time_fit(name, config, task, X, y, tr, va, device):
-    est = learners.get(name).build(config, task, seed=0, threads=torch.get_num_threads())
-    est.set_params(device=str(device))
-    t0 = time.perf_counter()
-    try:
-        est.fit(X[tr], y[tr], eval_set=(X[va], y[va]))
-    except FloatingPointError:
-        return time.perf_counter() - t0, None
-    return time.perf_counter() - t0, est.n_epochs_
+def reference_fit(est, X, y, eval_set) -> None:
+    """One configuration as every fit ran before populations: ``trainer.train`` on its own
+    module, dropout from torch's global generator (kept here only as the yardstick)."""
+    from benchmark.nn.estimator import runtime
+
+    seed = int(est.random_state or 0)
+    with runtime(est.threads, est.deterministic, est._device(), seed):
+        data = est._prepare(X, y, eval_set)
+        module = build_module(est.module, tuple(data.X.shape[1:]), data.d_out,
+                              **est._module_kwargs())
+        init_weights(module, est.init)
+        module.to(est.device_)
+        gen = torch.Generator(device=est.device_).manual_seed((seed * 7919 + 1) % 2**63)
+        try:
+            train(module, data.X, data.Y, est._config(), gen, data.Xv, data.Yv)
+        except FloatingPointError:
+            pass
 
 
-def fit_times(device: torch.device, n_configs: int) -> None:
-    print(f"\n(b) fit time of one trial (inner fit with early stopping; 2/3 of rows, 80/20 "
-          f"train/validation), {torch.get_num_threads()} thread(s), {device}:")
-    print(f"    {'learner':<7} {'dataset':<22} {'default s':>9} {'epochs':>6} "
-          f"{f'random x{n_configs} median s':>20} {'max s':>6}")
-    order = {"tabular": ["mlp", "resnet"], "onehot": ["cnn1d"], "image": ["cnn2d"]}
-    for ds, (task, views, y) in stand_ins().items():
-        idx = np.random.default_rng(1).permutation(len(y))[: 2 * len(y) // 3]
-        cut = int(0.8 * len(idx))
-        tr, va = idx[:cut], idx[cut:]
-        for view, names in order.items():
-            if view not in views:
-                continue
-            for name in names:
-                space = load_space(name)
-                X = views[view]
-                t_def, ep = _time_fit(name, space.default_config(), task, X, y, tr, va, device)
-                rand = [_time_fit(name, c, task, X, y, tr, va, device)[0]
-                        for c in random_configs(name, n_configs)]
-                print(f"    {name:<7} {ds:<22} {t_def:>9.2f} {ep if ep else 'fail':>6} "
-                      f"{statistics.median(rand):>20.2f} {max(rand):>6.2f}")
+def bench(learner: str, args) -> dict:
+    task, X, y, what = stand_in(learner)
+    rows = np.random.default_rng(1).permutation(len(y))[: 3 * len(y) // 4]  # an outer training part
+    cut = int(0.8 * len(rows))  # the quick study's inner holdout of 20%
+    tr, va = rows[:cut], rows[cut:]
+    cfgs = configs(learner, args.configs, seed=0, max_epochs=args.max_epochs)
+    module = learners.get(learner)
+
+    def build(i, c):
+        est = module.build(c, task, seed=1000 + i, threads=args.threads)
+        return est.set_params(device=args.device)
+
+    fit_args = (X[tr], y[tr], (X[va], y[va]))
+    out = {"what": what, "ref": 0.0, "pop": {m: 0.0 for m in args.sizes}, "stack": {}}
+    build(0, cfgs[0]).fit(*fit_args)  # warm-up (first calls allocate and load kernels)
+    for m in args.sizes:
+        sizes = []
+        for lo in range(0, len(cfgs), m):
+            chunk = list(enumerate(cfgs))[lo:lo + m]
+            if m == args.sizes[0]:
+                t0 = time.process_time()
+                for i, c in chunk:
+                    reference_fit(build(i, c), *fit_args)
+                out["ref"] += time.process_time() - t0
+            models = [build(i, c) for i, c in chunk]
+            t0 = time.process_time()
+            fit_population(models, *fit_args)
+            out["pop"][m] += time.process_time() - t0
+            sizes += [getattr(e, "population_", 1) for e in models]
+        out["stack"][m] = float(np.mean(sizes))
+    return out
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--configs", type=int, default=5, help="random configurations per cell")
-    ap.add_argument("--skip-fit-times", action="store_true")
+    ap.add_argument("--configs", type=int, default=32, help="configurations per learner")
+    ap.add_argument("--sizes", type=int, nargs="+", default=[1, 4, 8, 16, 32])
+    ap.add_argument("--learners", nargs="+", default=list(learners.DEEP))
+    ap.add_argument("--max-epochs", type=int, default=None, help="cap (default: the space's)")
     args = ap.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     torch.set_num_threads(args.threads)
-    device = resolve_device(args.device)
     print("device:", device_info())
-    throughput(device, args.repeats)
-    if not args.skip_fit_times:
-        fit_times(device, args.configs)
+    print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+    head = " ".join(f"{f'M={m}':>8}" for m in args.sizes)
+    print(f"\nconfigurations per second ({args.configs} drawn from each learner's space; "
+          f"x: against the reference; stack: mean members per stack)")
+    print(f"{'learner':<7} {'data':<18} {'reference':>9} {head}")
+    for learner in args.learners:
+        r = bench(learner, args)
+        n = args.configs
+        rates = " ".join(f"{n / r['pop'][m]:>8.2f}" for m in args.sizes)
+        ratio = " ".join(f"{r['ref'] / r['pop'][m]:>7.2f}x" for m in args.sizes)
+        stack = " ".join(f"{r['stack'][m]:>8.1f}" for m in args.sizes)
+        print(f"{learner:<7} {r['what']:<18} {n / r['ref']:>9.2f} {rates}")
+        print(f"{'':<7} {'':<18} {'':>9} {ratio}")
+        print(f"{'':<7} {'stack':<18} {'':>9} {stack}", flush=True)
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

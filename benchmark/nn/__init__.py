@@ -4,8 +4,9 @@ from __future__ import annotations
 import torch
 
 from .estimator import TorchClassifier, TorchRegressor, make_estimator
+from .population import fit_population
 
-__all__ = ["TorchClassifier", "TorchRegressor", "device_info", "make_estimator"]
+__all__ = ["TorchClassifier", "TorchRegressor", "device_info", "fit_population", "make_estimator"]
 
 
 def device_info() -> dict:

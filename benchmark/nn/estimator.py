@@ -15,8 +15,8 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 
-from .modules import build_module
-from .trainer import TrainConfig, forward_all, init_weights, train
+from .population import Data, fit_population
+from .trainer import TrainConfig, forward_all
 
 os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # must precede the first cuBLAS call
 PREFIX = "module__"
@@ -65,7 +65,7 @@ class _TorchEstimator(BaseEstimator):
 
     def __init__(self, module="mlp", optimizer="adamw", lr=1e-3, weight_decay=1e-5,
                  batch_size=128, schedule="none", init="default", patience=10, max_epochs=100,
-                 random_state=0, device="auto", threads=None, precision="fp32",
+                 random_state=0, device="auto", threads=None, precision="auto",
                  deterministic=True, **module_params):
         self.module, self.optimizer, self.lr = module, optimizer, lr
         self.weight_decay, self.batch_size, self.schedule = weight_decay, batch_size, schedule
@@ -98,7 +98,7 @@ class _TorchEstimator(BaseEstimator):
     def _config(self) -> TrainConfig:
         return TrainConfig(task=self._task, optimizer=self.optimizer, lr=float(self.lr),
                            weight_decay=float(self.weight_decay), batch_size=int(self.batch_size),
-                           schedule=self.schedule, patience=int(self.patience),
+                           schedule=self.schedule, init=self.init, patience=int(self.patience),
                            max_epochs=int(self.max_epochs), precision=self.precision)
 
     # ------------------------------------------------------------ features
@@ -125,25 +125,41 @@ class _TorchEstimator(BaseEstimator):
 
     # ------------------------------------------------------------ fit / predict
     def fit(self, X, y, eval_set=None):
-        """Train; with ``eval_set=(X_val, y_val)`` early-stop on it and set ``best_epoch_``."""
-        self.device_ = resolve_device(self.device)
-        seed = int(self.random_state or 0)
-        with runtime(self.threads, self.deterministic, self.device_, seed):
-            self._fit_features(X)
-            Xt, yt = self._features(X), self._fit_targets(y)
-            Xv = yv = None
-            if eval_set is not None:
-                Xv, yv = self._features(eval_set[0]), self._targets(eval_set[1])
-            self.module_ = build_module(self.module, tuple(Xt.shape[1:]), self._n_outputs(),
-                                        **self._module_kwargs())
-            init_weights(self.module_, self.init)
-            self.module_.to(self.device_)
-            gen = torch.Generator(device=self.device_).manual_seed((seed * 7919 + 1) % 2**63)
-            result = train(self.module_, Xt, yt, self._config(), gen, Xv, yv)
-        self.best_epoch_, self.n_epochs_ = result.best_epoch, result.epochs_run
-        self.history_ = {"train_loss": result.train_loss, "val_loss": result.val_loss}
-        self.n_features_in_ = int(np.prod(Xt.shape[1:]))
+        """Train; with ``eval_set=(X_val, y_val)`` early-stop on it and set ``best_epoch_``.
+
+        A population of one (``population.fit_population`` trains several at once)."""
+        error = fit_population([self], X, y, eval_set)[0]
+        if error is not None:
+            raise error
         return self
+
+    def _device(self) -> torch.device:
+        self.device_ = resolve_device(self.device)
+        return self.device_
+
+    def _prepare(self, X, y, eval_set) -> Data:
+        """Preprocessing fitted on the training rows, and the tensors a population shares."""
+        self._fit_features(X)
+        Xt, yt = self._features(X), self._fit_targets(y)
+        Xv = yv = None
+        if eval_set is not None and len(eval_set[0]):
+            Xv, yv = self._features(eval_set[0]), self._targets(eval_set[1])
+        return Data(Xt, yt, Xv, yv, self._task, self._n_outputs())
+
+    def _adopt(self, other: "_TorchEstimator") -> None:
+        """Take another member's preprocessing (fitted on the same rows): its fitted
+        attributes, named with a trailing underscore as scikit-learn's are."""
+        for name, value in vars(other).items():
+            if name.endswith("_") and not name.startswith("_"):
+                setattr(self, name, value)
+
+    def _finish(self, member, data: Data) -> None:
+        """What training left, as attributes (also for a member that failed)."""
+        self.module_ = member.module
+        self.best_epoch_, self.n_epochs_ = member.best_epoch, member.epochs
+        self.history_ = {"train_loss": member.train_hist, "val_loss": member.val_hist}
+        self.n_features_in_ = int(np.prod(data.X.shape[1:]))
+        self.fit_seconds_, self.population_ = member.seconds, member.group
 
     def _outputs(self, X) -> torch.Tensor:
         with num_threads(self.threads):

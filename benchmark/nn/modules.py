@@ -157,6 +157,9 @@ class CNN2D(nn.Module):
         return self.head(self.dropout(self.body(x).mean(dim=(2, 3))))
 
 
+MODULES = {"mlp": MLP, "resnet": ResNetMLP, "cnn1d": CNN1D, "cnn2d": CNN2D}
+
+
 def build_module(name: str, in_shape: tuple[int, ...], d_out: int, **kwargs) -> nn.Module:
     """Construct architecture ``name`` for inputs of per-example shape ``in_shape``."""
     from . import architectures  # architectures in files of their own; input checks for all
@@ -164,12 +167,7 @@ def build_module(name: str, in_shape: tuple[int, ...], d_out: int, **kwargs) -> 
     architectures.check_input(name, tuple(in_shape))
     if name in architectures.ARCHITECTURES:
         return architectures.build(name, tuple(in_shape), d_out, **kwargs)
-    if name == "mlp":
-        return MLP(int(in_shape[-1]), d_out, **kwargs)
-    if name == "resnet":
-        return ResNetMLP(int(in_shape[-1]), d_out, **kwargs)
-    if name == "cnn1d":
-        return CNN1D(int(in_shape[-1]), d_out, **kwargs)
-    if name == "cnn2d":
-        return CNN2D(tuple(in_shape), d_out, **kwargs)
-    raise ValueError(f"unknown module {name!r}; expected mlp, resnet, cnn1d or cnn2d")
+    if name not in MODULES:
+        raise ValueError(f"unknown module {name!r}; expected one of {', '.join(MODULES)}")
+    first = tuple(in_shape) if name == "cnn2d" else int(in_shape[-1])
+    return MODULES[name](first, d_out, **kwargs)

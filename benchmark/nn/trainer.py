@@ -1,11 +1,14 @@
-"""A minimal training loop: tensors stay on the device and batches index a device permutation.
+"""Training settings shared by every fit, and the one-configuration training loop.
 
-No DataLoader and no worker processes: on the small biological data sets benchmarked here the
-per-batch Python overhead of a loader would dominate the arithmetic, and every learner must get
-its trials' worth of compute rather than the loader's.
+Tensors stay on the device and batches index a device permutation: no DataLoader and no worker
+processes, since on the small biological data sets benchmarked here a loader's per-batch Python
+overhead would dominate the arithmetic. Estimators train through ``population.py`` (a population
+of one when fitted alone); ``train`` is the plain loop for one module, kept as the reference the
+population is measured against (``scripts/bench_nn.py``).
 """
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass
 
@@ -24,9 +27,10 @@ class TrainConfig:
     weight_decay: float = 1e-5
     batch_size: int = 128
     schedule: str = "none"  # none | cosine | plateau
+    init: str = "default"  # default | kaiming | xavier
     patience: int = 10
     max_epochs: int = 100
-    precision: str = "fp32"  # fp32 | bf16 (bf16 autocast on CUDA only)
+    precision: str = "fp32"  # fp32 | bf16 | auto: bf16 autocast on CUDA only (auto: if supported)
 
 
 @dataclass
@@ -77,16 +81,25 @@ def loss_fn(task: str):
     return F.cross_entropy if task == "classification" else F.mse_loss
 
 
-def _autocast(device: torch.device, precision: str):
-    on = precision == "bf16" and device.type == "cuda"
-    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=on)
+def bf16(device: torch.device, precision: str) -> bool:
+    """Whether a fit runs in bf16 autocast: asked for (``bf16``, or ``auto`` where the card
+    supports it), and on a CUDA device only, so a CPU-only machine never takes this path."""
+    if device.type != "cuda" or precision not in ("bf16", "auto"):
+        return False
+    return precision == "bf16" or torch.cuda.is_bf16_supported()
+
+
+def autocast(device: torch.device, precision: str):
+    if not bf16(device, precision):
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
 
 
 @torch.no_grad()
 def forward_all(module: nn.Module, X: torch.Tensor, precision: str = "fp32") -> torch.Tensor:
     """Outputs for all rows in eval mode, in large chunks, as float32."""
     module.eval()
-    with _autocast(X.device, precision):
+    with autocast(X.device, precision):
         outs = [module(X[i:i + EVAL_BATCH]) for i in range(0, len(X), EVAL_BATCH)]
     return torch.cat(outs).float()
 
@@ -102,7 +115,7 @@ def _train_epoch(module, opt, X, y, cfg, gen, loss) -> torch.Tensor:
         idx = perm[start:start + bs]
         if len(idx) < 2 <= n:  # BatchNorm cannot train on a single row: drop it this epoch
             continue
-        with _autocast(X.device, cfg.precision):
+        with autocast(X.device, cfg.precision):
             batch_loss = loss(module(X[idx]).float(), y[idx])
         opt.zero_grad(set_to_none=True)
         batch_loss.backward()
@@ -147,7 +160,7 @@ def train(module: nn.Module, X: torch.Tensor, y: torch.Tensor, cfg: TrainConfig,
             val = float(loss(forward_all(module, X_val, cfg.precision), y_val))
             monitored = _finite(val, "validation", epoch)
             val_hist.append(monitored)
-        _step(sched, monitored)  # plateau follows validation loss, or training loss in a refit
+        step_schedule(sched, monitored)  # plateau follows validation loss, or training loss (refit)
         if stopper is not None and stopper.update(module, monitored, epoch):
             break
     if stopper is None:
@@ -163,7 +176,7 @@ def _finite(value: float, which: str, epoch: int) -> float:
     return value
 
 
-def _step(sched, monitored: float) -> None:
+def step_schedule(sched, monitored: float) -> None:
     if sched is None:
         return
     if isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau):
