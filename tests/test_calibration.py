@@ -16,7 +16,7 @@ from benchmark import stats
 ROOT = Path(__file__).resolve().parents[1]
 N_SIMS = 20000
 OLD = cal.Splits("old", 3, 1)
-QUICK = cal.Splits("quick", 4, 2)
+QUICK = cal.Splits("quick", 3, 2)  # benchmark/studies/quick.yaml
 FULL = cal.Splits("full", 5, 3)
 
 
