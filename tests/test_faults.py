@@ -24,11 +24,11 @@ from test_cluster import assert_exact_budgets, run_in_namespace
 # ------------------------------------------------------------------ a trial that raises
 
 def test_diverging_network_is_a_failed_trial_with_its_error(ray_local, tmp_path):
-    space = tmp_path / "mlp_diverging.yaml"  # SGD at lr 1e3: the loss overflows within 2 epochs
+    space = tmp_path / "mlp_diverging.yaml"  # SGD at lr >= 1e8: the loss overflows at once
     space.write_text("learner: mlp\nsource: test\nparams:\n"
-                     "  lr: {type: float, low: 1.0e+3, high: 1.0e+4, log: true}\n"
+                     "  lr: {type: float, low: 1.0e+8, high: 1.0e+9, log: true}\n"
                      "fixed: {optimizer: sgd, depth: 2, width: 32, max_epochs: 20, patience: 20,"
-                     " batch_size: 32}\ndefault: {lr: 1.0e+3}\n")
+                     " batch_size: 32}\ndefault: {lr: 1.0e+8}\n")
     ds = write_csv_dataset(tmp_path)
     study = write_study(tmp_path, [ds.name], ["mlp", "naive_bayes"], trials=3,
                         extra=f"spaces: {{mlp: {space.name}}}\n")
