@@ -83,3 +83,18 @@ class EarlyStoppedClassifier(ClassifierMixin, _EarlyStopped):
 class EarlyStoppedRegressor(RegressorMixin, _EarlyStopped):
     def predict(self, X):
         return np.asarray(super().predict(X), dtype=np.float64).reshape(-1)
+
+
+def harness_params(params: dict) -> tuple[dict, dict, str]:
+    """(the library's parameters, the wrapper's rounds settings, the device asked for): the
+    harness's ``early_stopping_rounds``, ``max_epochs`` and ``device`` never reach the library."""
+    params = dict(params)
+    rounds = {"patience": params.pop("early_stopping_rounds", 50),
+              "max_epochs": params.pop("max_epochs", None)}
+    return params, rounds, params.pop("device", "auto")
+
+
+def wrap(model, task: str, rounds: dict):
+    """The library's model inside the early-stopping wrapper of the task's kind."""
+    wrapper = EarlyStoppedRegressor if task == "regression" else EarlyStoppedClassifier
+    return wrapper(model, **rounds)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 
-from ._boosting import EarlyStoppedClassifier, EarlyStoppedRegressor, gpu_visible
+from ._boosting import gpu_visible, harness_params, wrap
 from ._common import ALL_TASKS, FLAT_VIEWS
 
 NAME = "catboost"
@@ -39,13 +39,9 @@ def gpu_available() -> bool:
 def build(params: dict, task: str, seed: int, threads: int):
     import catboost
 
-    params = dict(params)
-    patience = params.pop("early_stopping_rounds", 50)
-    max_epochs = params.pop("max_epochs", None)
-    device = params.pop("device", "auto")
+    params, rounds, device = harness_params(params)
     gpu = device == "gpu" or (device == "auto" and gpu_available())
     cls = catboost.CatBoostRegressor if task == "regression" else catboost.CatBoostClassifier
     model = cls(random_seed=seed, thread_count=threads, verbose=0, allow_writing_files=False,
                 task_type="GPU" if gpu else "CPU", **params)
-    wrapper = EarlyStoppedRegressor if task == "regression" else EarlyStoppedClassifier
-    return wrapper(model, max_epochs=max_epochs, patience=patience)
+    return wrap(model, task, rounds)

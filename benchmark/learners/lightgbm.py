@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 
-from ._boosting import EarlyStoppedClassifier, EarlyStoppedRegressor, gpu_visible
+from ._boosting import gpu_visible, harness_params, wrap
 from ._common import ALL_TASKS, FLAT_VIEWS
 
 NAME = "lightgbm"
@@ -40,13 +40,9 @@ def cuda_available() -> bool:
 def build(params: dict, task: str, seed: int, threads: int):
     import lightgbm
 
-    params = dict(params)
-    patience = params.pop("early_stopping_rounds", 50)
-    max_epochs = params.pop("max_epochs", None)
-    device = params.pop("device", "auto")
+    params, rounds, device = harness_params(params)
     gpu = device == "gpu" or (device == "auto" and cuda_available())
     cls = lightgbm.LGBMRegressor if task == "regression" else lightgbm.LGBMClassifier
     model = cls(random_state=seed, n_jobs=threads, verbose=-1, deterministic=True,
                 force_row_wise=not gpu, device_type="cuda" if gpu else "cpu", **params)
-    wrapper = EarlyStoppedRegressor if task == "regression" else EarlyStoppedClassifier
-    return wrapper(model, max_epochs=max_epochs, patience=patience)
+    return wrap(model, task, rounds)
