@@ -4,10 +4,11 @@ This module knows nothing of Ray: ``run_cell`` is a plain generator that yields 
 finished trial and then one for the outer evaluation, so the execution layer can stream events to
 the store as they happen. Trials run in batches inside a cell: one trial at a time for classical
 learners, ``CellSettings.population`` at a time for deep learners that train populations
-(``benchmark.nn.population``). Before each batch the sampler is reseeded from (study seed, cell,
-first trial number of the batch), and TPE's constant liar spreads a batch's asks, so a cell
-resumed from its stored history proposes exactly what an uninterrupted run would have proposed:
-a batch lost to a crash is asked again whole, and its trials already stored are told, never run.
+(``benchmark.nn.population``); no batch crosses the end of TPE's random start-up trials
+(``batch``). Before each ask the sampler is reseeded from (study seed, cell, trial number), and
+TPE's constant liar spreads a batch's asks, so a cell resumed from its stored history proposes
+exactly what an uninterrupted run would have proposed: a batch lost to a crash is asked again
+whole, and its trials already stored are told, never run.
 """
 from __future__ import annotations
 
@@ -258,22 +259,23 @@ def run_cell(cell: Cell, data: Dataset, fold: Fold, space: SearchSpace, settings
              history: list[dict] | None = None) -> Iterator[dict[str, Any]]:
     """Run the cell's remaining trials in batches, then the outer evaluation; yield one event each.
 
-    Batches start at multiples of the batch size, so a cell resumed mid-batch asks that batch
-    again whole (same seed, same configurations) and runs only the trials not stored."""
+    Batch boundaries depend on the batch size and the budget only (``batch``), so a cell resumed
+    mid-batch asks that batch again whole (same seeds, same configurations) and runs only the
+    trials not stored."""
     module = learners.get(cell.learner)
     space = cell_space(space, module, data)
     history = history or []
     size = population_size(module, settings)
     study = optuna.create_study(direction=_direction(settings.metric))
     number = len(history)
-    start = number - number % size
+    start = batch(number, size, settings)[0]
     restore(study, history[:start], space)
     cell_seed = derive_seed(settings.seed, cell.dataset, cell.fold, cell.learner)
     started = time.perf_counter() - sum(h.get("seconds") or 0.0 for h in history)
     while number < settings.trials:
         if out_of_time(settings, time.perf_counter() - started):
             break
-        asked = _ask(study, space, start, min(size, settings.trials - start), cell_seed,
+        asked = _ask(study, space, start, batch(start, size, settings)[1] - start, cell_seed,
                      settings.n_startup_trials)
         for (trial, _), stored in zip(asked, history[start:number]):
             _tell(study, trial, stored)
@@ -286,6 +288,17 @@ def run_cell(cell: Cell, data: Dataset, fold: Fold, space: SearchSpace, settings
                    "distributions": {k: space.distributions()[k] for k in trial.params}, **event}
         start = number = start + len(asked)
     yield outer_evaluation(cell, module, data, fold, space, settings, study, cell_seed)
+
+
+def batch(number: int, size: int, settings: CellSettings) -> tuple[int, int]:
+    """The trials ``[start, end)`` of the batch that trial ``number`` belongs to. No batch
+    crosses the end of TPE's random start-up trials: the first trial TPE models is asked after
+    every start-up trial has finished, as when trials run one at a time, so a small budget
+    (``quick``: 4 trials, 3 of them start-up) searches exactly as it would without batches."""
+    startup = min(settings.n_startup_trials, settings.trials)
+    base, stop = (0, startup) if number < startup else (startup, settings.trials)
+    start = number - (number - base) % size
+    return start, min(start + size, stop)
 
 
 def _tell(study: optuna.Study, trial, event: dict) -> None:

@@ -195,6 +195,11 @@ def test_a_cell_runs_its_budget_in_batches_with_the_default_first(deep_cell):
     assert all(t["seconds"] > 0 for t in trials)
     again = _trials(run_cell(cell, *args, settings))  # same seed: same configurations and scores
     assert [(t["config"], t["value"]) for t in again] == [(t["config"], t["value"]) for t in trials]
+    # no batch crosses the end of the 3 random start-up trials: trial 3, the first TPE models,
+    # is asked knowing trials 0-2, as when trials run one at a time
+    alone = _trials(run_cell(cell, *args, replace(settings, population=1)))
+    assert [t["config"] for t in alone[:4]] == [t["config"] for t in trials[:4]]
+    assert [t["value"] for t in alone[:4]] == pytest.approx([t["value"] for t in trials[:4]])
 
 
 def test_a_batch_lost_to_a_crash_is_asked_again_and_stored_trials_never_rerun(deep_cell):
