@@ -22,7 +22,7 @@ from .data.manifest import resolve as resolve_spec
 from .errors import ConfigError, Problem, raise_if
 from .execution import (Job, Session, check_address, clean_leftovers, cluster_address,
                         keep_session)
-from .search import Cell, CellSettings, out_of_time
+from .search import Cell, CellSettings, cell_space, has_hyperparameters, out_of_time
 from .spaces import SearchSpace, load_space
 from .splits import SplitPlan, make_plan
 from .store import STORE_FILE, Store, default_url, sqlite_file
@@ -52,10 +52,17 @@ class Plan:
         n = self.study.splits.outer_folds * self.study.splits.repeats  # (repeat, fold) flattened
         return [Cell(d, k, l) for d, l in self.pairs for k in range(n)]
 
-    def settings(self, dataset: str, threads: int) -> CellSettings:
+    def trials(self, dataset: str, learner: str) -> int:
+        """The pair's trials per cell: the budget, or 1 (trial 0, the library default) for a
+        learner with nothing to tune on this dataset (``search.has_hyperparameters``)."""
+        space = cell_space(self.spaces[learner], learners.get(learner), self.datasets[dataset])
+        return self.study.budget.trials if has_hyperparameters(space) else 1
+
+    def settings(self, dataset: str, threads: int, learner: str | None = None) -> CellSettings:
+        """A cell's settings; ``learner`` sets its trial count (default: the study's budget)."""
         s = self.study
         return CellSettings(task=self.datasets[dataset].task, metric=self.metrics[dataset],
-                            trials=s.budget.trials, seconds=s.budget.seconds, seed=s.seed,
+                            trials=self.trials(dataset, learner) if learner else s.budget.trials, seconds=s.budget.seconds, seed=s.seed,
                             threads=threads, n_startup_trials=min(10, max(3, s.budget.trials // 3)),
                             controls=s.checks.controls if s.checks.enabled else 0,
                             population=s.resources.population_for(self.gpus))
@@ -157,10 +164,13 @@ def _pairs(study: StudySpec, datasets: dict[str, Dataset]):
     for name, ds in datasets.items():
         for learner in study.learners:
             module = learners.get(learner)
-            if learners.accepts(module, ds.modality, ds.task):
-                pairs.append((name, learner))
-            else:
+            if not learners.accepts(module, ds.modality, ds.task):
                 skipped.append((name, learner, f"does not accept {ds.modality} {ds.task} data"))
+            elif not any(name in (o, Path(o).stem) for o in study.only.get(learner, [name])):
+                skipped.append((name, learner, "the study runs it only on "
+                                + ", ".join(study.only[learner])))
+            else:
+                pairs.append((name, learner))
     return pairs, skipped
 
 
@@ -296,6 +306,9 @@ def _manifest(plan: Plan, previous: dict | None, store_url: str, stored: int) ->
                          "metric": plan.metrics[n], "split_sha256": plan.splits[n].digest}
                      for n, d in plan.datasets.items()},
         "pairs": [list(p) for p in plan.pairs], "skipped": [list(s) for s in plan.skipped],
+        # pairs whose learner has nothing to tune there: trial 0 only, "no hyper-parameters"
+        "no_hyperparameters": [list(p) for p in plan.pairs if plan.trials(*p) == 1
+                               and plan.study.budget.trials > 1],
         "seeds": "derived as sha256(study seed, dataset, fold, learner, trial): see benchmark.seeding",
     }
 
@@ -332,7 +345,7 @@ def _clean_after(previous: dict) -> None:
 def _job(plan: Plan, store: Store, cell: Cell, refs: dict, threads: int, attempt: int = 0) -> Job:
     history = store.history(cell, plan.direction(cell.dataset))
     args = (cell, refs[cell.dataset], plan.splits[cell.dataset].folds[cell.fold],
-            plan.spaces[cell.learner], plan.settings(cell.dataset, threads), history)
+            plan.spaces[cell.learner], plan.settings(cell.dataset, threads, cell.learner), history)
     return Job(cell.key, args, deep=learners.get(cell.learner).FAMILY == "deep", attempt=attempt,
                at=len(history))
 
@@ -378,8 +391,9 @@ def _run(plan: Plan, run_dir: Path, store: Store, info: dict, address: str | Non
     """The cells through Ray into the store, then the export and the checks' second phase."""
     done = store.done()
     todo = [c for c in plan.cells() if c.key not in done]
-    budget, stored = plan.study.budget.trials, store.counts()
-    emit({"kind": "start", "cells": {c.key: max(0, budget - stored.get(c.key, 0)) for c in todo},
+    stored = store.counts()
+    emit({"kind": "start", "cells": {c.key: max(0, plan.trials(c.dataset, c.learner)
+                                                - stored.get(c.key, 0)) for c in todo},
           "cells_total": len(plan.cells())})
     with _LazySession(plan, address, num_cpus, lock, emit) as ray_session:
         if todo:

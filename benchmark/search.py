@@ -85,6 +85,13 @@ def cell_space(space: SearchSpace, module, data: Dataset) -> SearchSpace:
     return space.with_choice(REPRESENTATION, list(reps), default)
 
 
+def has_hyperparameters(space: SearchSpace) -> bool:
+    """Whether the cell's space tunes anything. A learner with nothing to tune (a pretrained
+    model, or a space with no ``params``) runs trial 0, its library default, once per cell:
+    repeating one configuration would spend the budget on nothing."""
+    return bool(space.params)
+
+
 def view_name(module, config: dict, data: Dataset) -> str:
     """The view a configuration reads: its ``representation``'s view, else the learner's own."""
     rep = config.get(REPRESENTATION)

@@ -91,6 +91,9 @@ class StudySpec(Spec):
     splits: SplitRule = SplitRule()
     resources: Resources = Resources()
     spaces: dict[str, str] = {}  # learner -> a search-space YAML replacing the bundled one
+    # learner -> the only datasets it runs on (default: every dataset whose modality and task it
+    # accepts); the others are listed as skipped, with this reason, in the manifest and the report
+    only: dict[str, list[str]] = {}
     checks: Checks = Checks()
     path: str = ""
 
@@ -164,7 +167,21 @@ def check_names(study: StudySpec) -> list[Problem]:
     if len(set(study.learners)) != len(study.learners):
         problems.append(Problem(f"{path}: learners", "must not repeat a learner", study.learners,
                                 "list each learner once"))
-    return problems + _empty_lists(study) + _repeated_datasets(study)
+    return problems + _only(study) + _empty_lists(study) + _repeated_datasets(study)
+
+
+def _only(study: StudySpec) -> list[Problem]:
+    """``only`` names learners and datasets of the study."""
+    problems, known = [], set(study.datasets) | {Path(d).stem for d in study.datasets}
+    for learner, names in study.only.items():
+        if learner not in study.learners:
+            problems.append(Problem(f"{study.path}: only.{learner}", "must name a learner of the "
+                                    "study", learner, f"use one of {study.learners}"))
+        for i, name in enumerate(names):
+            if name not in known:
+                problems.append(Problem(f"{study.path}: only.{learner}[{i}]", "must name a "
+                                        "dataset of the study", name, f"use one of {study.datasets}"))
+    return problems
 
 
 def _empty_lists(study: StudySpec) -> list[Problem]:

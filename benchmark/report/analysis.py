@@ -53,7 +53,8 @@ def analyse(run: Run) -> Analysis:
         curves = run.curves[(run.curves["dataset"] == d) & (run.curves["metric"] == metric[d])]
         n_trials = (trials.groupby("learner")["trial"].max() + 1).to_dict()
         test[d] = tables.outer_curve(curves, n_trials)
-    return Analysis(run, metric, tables.budget_table(run.trials), summary,
+    fixed = {tuple(p) for p in run.manifest.get("no_hyperparameters", [])}
+    return Analysis(run, metric, tables.budget_table(run.trials, fixed), summary,
                     tables.default_vs_tuned(summary), verdicts, comparisons.across_datasets(tuned),
                     val, test, tables.cost_table(run.trials, run.fits, tuned),
                     tables.pairs_table(run.manifest, run.trials),

@@ -138,7 +138,7 @@ def budget_rows(a: Analysis) -> list[dict]:
     return [dict(dataset=r.dataset, learner=labels.learner(r.learner), family=r.family, folds=r.folds,
                  trials=r.trials, complete=r.complete, failed=r.failed,
                  seconds=labels.seconds(r.seconds),
-                 error=r.top_error, short=bool(r.short), unequal=not r.equal)
+                 error=r.top_error, short=bool(r.short), unequal=not r.equal, fixed=bool(r.fixed))
             for r in _in_study_order(a, a.budget, "family", "learner").itertuples()]
 
 
@@ -146,9 +146,10 @@ def tuning_rows(a: Analysis) -> list[dict]:
     """What tuning bought; a failed tuned fit is shown with its error, never scored."""
     errs = a.summary.set_index(["dataset", "learner", "config"])
     reads = tables.tuned_representations(a.run.scores, a.run.trials)
+    fixed = {tuple(p) for p in a.run.manifest.get("no_hyperparameters", [])}
     rows = []
     for r in _in_study_order(a, a.dvt, "family", "learner").itertuples():
-        cell, failed = {}, {}
+        cell, failed, none = {}, {}, (r.dataset, r.learner) in fixed
         for cfg in ("default", "tuned"):
             key = (r.dataset, r.learner, cfg)
             info = errs.loc[key] if key in errs.index else None
@@ -164,8 +165,9 @@ def tuning_rows(a: Analysis) -> list[dict]:
                          default_failed=failed.get("default", False),
                          tuned_failed=failed.get("tuned", False),
                          reads=representation_text(reads.get((r.dataset, r.learner))),
-                         gain=verdict.num(r.gain) if np.isfinite(r.gain) else "n/a",
-                         gain_sign=0 if not np.isfinite(r.gain) else int(np.sign(round(r.gain, 6)))))
+                         gain="no hyper-parameters" if none
+                         else verdict.num(r.gain) if np.isfinite(r.gain) else "n/a",
+                         gain_sign=0 if none or not np.isfinite(r.gain) else int(np.sign(round(r.gain, 6)))))
     return rows
 
 

@@ -30,15 +30,18 @@ def family_of(learner: str) -> str:
     return "deep" if learner in learners.DEEP else "classical"
 
 
-def budget_table(trials: pd.DataFrame) -> pd.DataFrame:
+def budget_table(trials: pd.DataFrame, fixed: set[tuple[str, str]] = frozenset()) -> pd.DataFrame:
     """Trials complete and failed, and seconds, per dataset and learner.
 
     ``equal`` is False for every row of a dataset whose learners ran different numbers of
     trials (the comparison is then not equal-budget); ``short`` marks the learners below the
-    dataset's largest count, so the reader sees who got less.
+    dataset's largest count, so the reader sees who got less. ``fixed`` holds the (dataset,
+    learner) pairs with no hyper-parameters (the manifest's ``no_hyperparameters``): they run
+    trial 0 alone by design, marked ``fixed``, and neither count as short nor make a budget
+    unequal.
     """
     cols = ["dataset", "learner", "family", "folds", "trials", "complete", "failed", "seconds",
-            "top_error", "equal", "short"]
+            "top_error", "equal", "short", "fixed"]
     if trials.empty:
         return pd.DataFrame(columns=cols)
     t = trials.assign(ok=trials["state"].eq("COMPLETE"), bad=trials["state"].ne("COMPLETE"))
@@ -46,9 +49,11 @@ def budget_table(trials: pd.DataFrame) -> pd.DataFrame:
         folds=("outer_fold", "nunique"), trials=("trial", "size"), complete=("ok", "sum"),
         failed=("bad", "sum"), seconds=("seconds", "sum")).reset_index()
     out["top_error"] = [_top_error(t, d, l) for d, l in zip(out["dataset"], out["learner"])]
-    most = out.groupby("dataset")["trials"].transform("max")
-    out["equal"] = out.groupby("dataset")["trials"].transform("nunique").eq(1)
-    out["short"] = out["trials"] < most
+    out["fixed"] = [(d, l) in fixed for d, l in zip(out["dataset"], out["learner"])]
+    tuned = out["trials"].where(~out["fixed"])  # NaN: left out of the comparison of counts
+    most = tuned.groupby(out["dataset"]).transform("max")
+    out["equal"] = tuned.groupby(out["dataset"]).transform("nunique").le(1)
+    out["short"] = tuned < most
     out[["complete", "failed", "trials"]] = out[["complete", "failed", "trials"]].astype(int)
     return out[cols]
 
