@@ -109,10 +109,19 @@ def _refuse(rule: str, fix: str) -> None:
 
 
 def _contains(dist: optuna.distributions.BaseDistribution, value: Any) -> bool:
-    try:
-        return bool(dist._contains(dist.to_internal_repr(value)))
-    except (ValueError, TypeError):
+    """Whether ``value`` lies in ``dist`` (its choices; its range and step), by the
+    distributions' public attributes only."""
+    if isinstance(dist, optuna.distributions.CategoricalDistribution):
+        return any(c == value and isinstance(c, bool) == isinstance(value, bool)
+                   for c in dist.choices)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         return False
+    if isinstance(dist, optuna.distributions.IntDistribution) and value != int(value):
+        return False
+    if not dist.low <= value <= dist.high:
+        return False
+    steps = (value - dist.low) / dist.step if dist.step else 0.0
+    return abs(steps - round(steps)) < 1e-9
 
 
 def space_path(learner: str) -> Path:
