@@ -10,7 +10,9 @@ from __future__ import annotations
 LEARNERS = {
     "logreg": "logistic regression", "random_forest": "random forest", "knn": "k-NN",
     "naive_bayes": "naive Bayes", "svm": "SVM", "xgboost": "XGBoost", "mlp": "MLP",
-    "resnet": "ResNet", "cnn1d": "1D CNN", "cnn2d": "2D CNN",
+    "resnet": "ResNet", "cnn1d": "1D CNN", "cnn2d": "2D CNN", "lightgbm": "LightGBM",
+    "catboost": "CatBoost", "tabm": "TabM", "realmlp": "RealMLP", "mlp_plr": "MLP-PLR",
+    "cnn1d_dilated": "dilated 1D CNN", "resnet2d": "2D ResNet",
 }
 METRICS = {
     "auroc": "AUROC", "auprc": "AUPRC", "balanced_accuracy": "balanced accuracy", "mcc": "MCC",
@@ -23,11 +25,13 @@ REGRESSION_PANEL = ["rmse", "mae", "r2"]
 COLORS = {
     # classical: cool and neutral
     "logreg": "#0072B2", "random_forest": "#009E73", "knn": "#56B4E9", "naive_bayes": "#999999",
-    "svm": "#332288", "xgboost": "#000000",
+    "svm": "#332288", "xgboost": "#000000", "lightgbm": "#117733", "catboost": "#4477AA",
     # deep: warm
     "mlp": "#D55E00", "resnet": "#E69F00", "cnn1d": "#CC79A7", "cnn2d": "#882255",
+    "tabm": "#EE6677", "realmlp": "#AA3377", "mlp_plr": "#CCBB44", "cnn1d_dilated": "#994455",
+    "resnet2d": "#EE7733",
 }
-SPARE = {"classical": ["#117733", "#4477AA", "#666666"], "deep": ["#EE6677", "#AA3377", "#CCBB44"]}
+SPARE = {"classical": ["#44AA99", "#88CCEE", "#666666"], "deep": ["#FFAABB", "#BB5566", "#DDAA33"]}
 SYMBOLS = {"classical": "circle", "deep": "diamond"}
 FAMILY_COLORS = {"classical": "#0072B2", "deep": "#D55E00"}
 
