@@ -34,6 +34,7 @@ test-all: $(STAMP) browser
 
 bench-nn: $(STAMP)
 	$(PY) scripts/bench_nn.py
+	$(PY) scripts/bench_nn_learners.py
 
 bench-fit: $(STAMP)
 	$(PY) scripts/bench_fit.py
