@@ -108,6 +108,29 @@ def test_feature_auroc_orients_and_ties():
     np.testing.assert_allclose(leakage.feature_auroc(X, y, 2), [1.0, 0.5, 1.0])
 
 
+def test_multiclass_proxy_must_order_every_class_apart():
+    """An identifier sorted by class is a leak (problem); a sign specific to one of four classes
+    is often biology (warning); a noisy feature passes."""
+    from types import SimpleNamespace
+
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(4), 50)
+    sorted_id = np.arange(200.0)  # rows ordered by class
+    marker = (y == 3) + rng.normal(0, 0.05, 200)  # present in class 3 only
+    noise = rng.normal(size=200)
+
+    def proxy(*cols):
+        X = np.column_stack(cols)
+        return leakage.label_proxies(SimpleNamespace(
+            task="multiclass", X=X, y=y, n_classes=4, feature_names=[f"f{i}" for i in range(len(cols))]))
+
+    np.testing.assert_allclose(leakage.pairwise_auroc(np.c_[sorted_id], y, 4), [1.0])
+    assert proxy(sorted_id, noise)["level"] == "problem"
+    found = proxy(marker, noise)
+    assert found["level"] == "warning" and "f0" in found["detail"]
+    assert proxy(noise)["level"] == "ok"
+
+
 def test_metric_choice_explains_imbalance(tmp_path):
     data, _, _ = _checks(write_clean(tmp_path))
     data.y[:200] = 0  # now 200+ vs few

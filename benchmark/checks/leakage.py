@@ -100,16 +100,43 @@ def feature_auroc(X: np.ndarray, y: np.ndarray, n_classes: int) -> np.ndarray:
     return best
 
 
+def pairwise_auroc(X: np.ndarray, y: np.ndarray, n_classes: int) -> np.ndarray:
+    """Per feature, the mean over every pair of classes of the feature's AUROC between the two
+    (each oriented to be >= 0.5; Hand & Till's M measure for one feature). Near 1 only when the
+    feature alone orders every class apart, as an identifier sorted by class does; a sign that
+    marks one disease (a pathognomonic feature) scores high for that class's pairs only."""
+    X = np.asarray(X, dtype=np.float64)
+    X = np.where(np.isnan(X), np.nanmedian(np.where(np.isnan(X).all(0), 0.0, X), axis=0), X)
+    present = [k for k in range(n_classes) if (y == k).any()]
+    total, pairs = np.zeros(X.shape[1]), 0
+    for i, a in enumerate(present):
+        for b in present[i + 1:]:
+            rows = (y == a) | (y == b)
+            total += feature_auroc(X[rows], (y[rows] == b).astype(int), 2)
+            pairs += 1
+    return total / pairs if pairs else np.full(X.shape[1], 0.5)
+
+
 def label_proxies(data) -> dict:
-    """Single features that separate the classes almost perfectly on their own."""
+    """Single features that separate the classes almost perfectly on their own. With more than
+    two classes a feature must separate every pair of classes (``pairwise_auroc``); one that
+    marks a single class is reported as a warning (``class_markers``), since that is often
+    biology (a pathognomonic sign) rather than a leak."""
     if data.task == "regression":
         r = np.array([abs(stats.spearmanr(c, data.y, nan_policy="omit")[0]) for c in data.X.T])
         score, threshold, what = np.nan_to_num(r), PROXY_AUROC, "|Spearman rho|"
+    elif data.n_classes > 2:
+        score, threshold = pairwise_auroc(data.X, data.y, data.n_classes), PROXY_AUROC
+        what = "mean pairwise AUROC"
     else:
         score, threshold, what = feature_auroc(data.X, data.y, data.n_classes), PROXY_AUROC, "AUROC"
     order = np.argsort(-score)[:5]
     top = [{"feature": data.feature_names[i], "score": float(score[i])} for i in order]
     proxies = [t for t in top if t["score"] >= threshold]
+    if not proxies and data.task != "regression" and data.n_classes > 2:
+        markers = class_markers(data, threshold)
+        if markers:
+            return markers
     if proxies:
         names = ", ".join(f"{t['feature']} ({what} {t['score']:.3f})" for t in proxies)
         return finding("proxy", "problem", "A single feature predicts the label",
@@ -125,6 +152,21 @@ def label_proxies(data) -> dict:
                    f"(best: {top[0]['feature']}, {top[0]['score']:.3f})",
                    f"The best single feature reaches {what} {top[0]['score']:.3f} "
                    f"(flagged at {threshold}).{note}", top=top, threshold=threshold)
+
+
+def class_markers(data, threshold: float) -> dict | None:
+    """Features that single out one class on their own (one-vs-rest AUROC >= ``threshold``)."""
+    score = feature_auroc(data.X, data.y, data.n_classes)
+    hits = [{"feature": data.feature_names[i], "score": float(score[i])}
+            for i in np.argsort(-score)[:5] if score[i] >= threshold]
+    if not hits:
+        return None
+    names = ", ".join(f"{t['feature']} (AUROC {t['score']:.3f})" for t in hits)
+    return finding("proxy", "warning", "A single feature singles out one class",
+                   f"{names} separate one class from all others on their own, though none orders "
+                   "every class apart. In diagnosis this is often biology (a sign specific to one "
+                   "disease); make sure each was recorded before the outcome was known.",
+                   top=hits, threshold=threshold)
 
 
 def _association(indicator: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
