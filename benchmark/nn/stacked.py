@@ -47,15 +47,38 @@ def corner(src: torch.Tensor, row: int, shape: Sequence[int]) -> torch.Tensor:
     return src[row][tuple(slice(0, s) for s in shape)]
 
 
-def batch_norm(h: torch.Tensor, weight, bias, mean, var, training: bool) -> torch.Tensor:
+def row_mask(rows: Sequence[int], size: int, device: torch.device) -> torch.Tensor:
+    """(k, size, 1): 1.0 on each member's first ``rows[i]`` rows, 0.0 after."""
+    count = torch.tensor(list(rows), dtype=torch.float32, device=device).view(-1, 1, 1)
+    return (torch.arange(size, device=device).view(1, -1, 1) < count).float()
+
+
+def batch_norm(h: torch.Tensor, weight, bias, mean, var, training: bool,
+               valid: torch.Tensor | None = None) -> torch.Tensor:
     """Batch norm of member-major ``h`` (k, B, C): statistics per member and channel over rows,
     running statistics updated in place. Members side by side as channels of torch's own
-    kernel, which is faster than composing the statistics from smaller operations."""
+    kernel, which is faster than composing the statistics from smaller operations; composed
+    only when ``valid`` (k, B, 1) leaves some of a member's rows out of its statistics."""
+    if training and valid is not None:
+        return _masked_batch_norm(h, weight, bias, mean, var, valid)
     k, rows, c = h.shape
     x = h.transpose(0, 1).reshape(rows, k * c)
     y = F.batch_norm(x, mean.view(-1), var.view(-1), weight.reshape(-1), bias.reshape(-1),
                      training, 0.1, 1e-5)
     return y.view(rows, k, c).transpose(0, 1)
+
+
+def _masked_batch_norm(h, weight, bias, mean, var, valid):
+    """Training-mode batch norm over each member's valid rows only (torch's own formulas:
+    biased variance to normalise, unbiased into the running variance, momentum 0.1)."""
+    count = valid.sum(1, keepdim=True)
+    mu = (h * valid).sum(1, keepdim=True) / count
+    centred = h - mu
+    sigma2 = (centred * centred * valid).sum(1, keepdim=True) / count
+    with torch.no_grad():
+        mean.mul_(0.9).add_(0.1 * mu.squeeze(1))
+        var.mul_(0.9).add_(0.1 * (sigma2 * count / (count - 1).clamp_min(1)).squeeze(1))
+    return centred * torch.rsqrt(sigma2 + 1e-5) * weight.unsqueeze(1) + bias.unsqueeze(1)
 
 
 class Noise:
