@@ -10,25 +10,18 @@ dropout, batch order, initial weights and patience; it stops alone on its own va
 finite.
 
 Who trains with whom (``plan``): members share a stack only when their layer structure allows
-it (``Stack.key``; depth and activation may differ, kernel sizes may not). Batch sizes may
-differ where the stack allows it (``Stack.mixed_batches``: the MLP and the 1D CNN): members then
-run in lockstep, each step taking every member's own next batch (``Batches``), each member's
-epoch, validation and early stopping at its own epoch ends; rows a smaller batch leaves unused
-are masked out of its loss and batch-norm statistics. This beats grouping by batch size because
-the space's four batch sizes would otherwise split a population of 8 into stacks of one or two,
-and beats padding depth or activation (already shared) because a step's fixed cost, not its
-arithmetic, is what small networks pay. Stacks with batch norm in 2D or residual layouts
-(ResNet-MLP, 2D CNN) still group by batch size. Widths differ freely and are padded with zeros;
-since padding (of widths and of rows) costs arithmetic, a member joins a stack only while it
-adds less work than the steps it shares save (``OVERHEAD``, a fixed figure per device type, so
-the plan, and with it every score, never depends on the machine's load). On a CPU, small
-networks share and large ones train alone; on a GPU nearly everything shares.
+it (``Stack.key``; depth and activation may differ, kernel sizes may not) and their batch size is
+equal (so every member's epoch ends at the same step, and one validation pass serves all).
+Widths differ freely and are padded with zeros; since padding costs arithmetic, a member joins a
+stack only while the padding it adds costs less than the per-step overhead it saves
+(``OVERHEAD``, a fixed figure per device type, so the plan, and with it every score, never
+depends on the machine's load). On a CPU, small networks share and large ones train alone; on
+a GPU nearly everything shares.
 
 A member trains the same alone as in any population: its random numbers come from its own
-streams, drawn in its own shapes, and padding adds exact zeros. Members of equal widths and
-batch sizes get bit for bit the numbers they get alone; padded ones, those in lockstep with
-other batch sizes (and grouped convolutions) may sum floats in another order, so their scores
-agree to float tolerance (batch norm after padding excepted: see tests/test_population.py).
+streams, drawn in its own shapes, and padding adds exact zeros. Members of equal widths get bit
+for bit the numbers they get alone; padded ones (and grouped convolutions) may sum floats in
+another order, so their scores agree to float tolerance.
 """
 from __future__ import annotations
 
@@ -166,17 +159,17 @@ def plan(members: list[Member], name: str, data: Data, device: torch.device,
     cap = CAP.get(device.type, CAP["cpu"]) * max(1, int(threads or 1))
     keys: dict = {}
     for m in live:
-        rows = 0 if stack.mixed_batches else _rows(m, n)
+        rows = max(1, min(int(m.cfg.batch_size), n))
         keys.setdefault((stack.key(m.spec, in_shape), rows, m.cfg.precision), []).append(m)
     groups = []
-    for same in keys.values():
-        cost = lambda ms: _cost(stack, ms, in_shape, data.d_out, n, overhead)  # noqa: E731
-        same = sorted(same, key=lambda m: (_rows(m, n), cost([m])))
+    for (_, rows, _), same in keys.items():
+        cost = lambda ms: _work(stack, ms, in_shape, data.d_out, rows)  # noqa: E731
+        same = sorted(same, key=lambda m: cost([m]))
         current: list[Member] = []
         for m in same:
             joined = current + [m]
-            step = _work(stack, joined, in_shape, data.d_out, max(_rows(j, n) for j in joined))
-            if current and (cost(joined) > cost(current) + cost([m]) or step > cap):
+            padding = cost(joined) - cost(current) - cost([m])  # what m adds to the stack's work
+            if current and (padding >= overhead or cost(joined) > cap):
                 groups.append(current)
                 joined = [m]
             current = joined
@@ -189,31 +182,15 @@ def plan(members: list[Member], name: str, data: Data, device: torch.device,
     return groups
 
 
-def _rows(m: Member, n: int) -> int:
-    return max(1, min(int(m.cfg.batch_size), n))
-
-
-def _cost(stack: type[Stack], members: list[Member], in_shape, d_out, n, overhead) -> float:
-    """An epoch's work for ``members`` stacked: each member's steps (its own batch size's) at
-    the stack's widths and rows, and the fixed overhead of the stack's steps (as many as its
-    smallest batch size takes)."""
-    rows = max(_rows(m, n) for m in members)
-    steps = [math.ceil(n / _rows(m, n)) for m in members]
-    per_step = [_work(stack, [m], in_shape, d_out, rows, members) for m in members]
-    return overhead * max(steps) + sum(s * w for s, w in zip(steps, per_step))
-
-
-def _work(stack: type[Stack], members: list[Member], in_shape, d_out, rows,
-          padded_to: list[Member] | None = None) -> float:
-    """One step's work for ``members`` stacked (padded to the widths of ``padded_to``, by
-    default their own): each at its own depth and the stack's widths, plus the optimizer's pass
-    over every member's row of the flat parameters (as long as the largest member's)."""
+def _work(stack: type[Stack], members: list[Member], in_shape, d_out, rows) -> float:
+    """One step's work for ``members`` stacked: each at its own depth and the stack's widths,
+    plus the optimizer's pass over every member's row of the flat parameters (as long as the
+    largest member's)."""
     dims = {}
-    for m in padded_to or members:
+    for m in members:
         for k, v in stack.dims(m.spec).items():
             dims[k] = max(dims.get(k, 0), v)
-    row = max((stack.weights(m.spec, dims, in_shape, d_out) for m in padded_to or members),
-              default=0)
+    row = max((stack.weights(m.spec, dims, in_shape, d_out) for m in members), default=0)
     return sum(stack.work(m.spec, dims, in_shape, d_out, rows) + OPTIMIZER * row for m in members)
 
 
@@ -260,7 +237,7 @@ def _train_alone(m: Member, name: str, data: Data, device: torch.device) -> None
 
 
 def _train(group: list[Member], name: str, data: Data, device: torch.device) -> None:
-    clock = time.perf_counter()
+    t0 = time.perf_counter()
     for m in group:
         try:
             m.start(device)
@@ -275,141 +252,67 @@ def _train(group: list[Member], name: str, data: Data, device: torch.device) -> 
     opt = StackedOptimizer(stack.P, [m.cfg.optimizer for m in members],
                            [m.lr for m in members], [m.cfg.weight_decay for m in members])
     noise = Noise([m.seed for m in members], device)
-    batches = Batches(members, len(data.X), device)
-    shared = 0.0  # seconds each member in the stack has been charged so far, summed over steps
+    setup = (time.perf_counter() - t0) / len(members)
     for m in members:
-        m.seconds += (time.perf_counter() - clock) / len(members)
-        m.joined = 0.0
+        m.seconds += setup
+    epoch = 0
     while members:
+        epoch += 1
         t0 = time.perf_counter()
-        _step(stack, opt, noise, batches, data, members[0].cfg.precision)
-        ended = batches.ended()
-        going = list(range(len(members)))
-        if ended:
-            going = _end_epochs(stack, members, ended, batches, data, opt.steps)
-        shared += (time.perf_counter() - t0) / len(members)
-        if len(going) < len(members):
-            for r in sorted(set(range(len(members))) - set(going)):
-                members[r].seconds += shared - members[r].joined
-            if not going:
-                return
-            opt.keep(going, stack.keep(going, (opt.m, opt.v)))
-            noise.keep(going)
-            batches.keep(going)
-            members = [members[r] for r in going]
-        if ended:
-            for r, m in enumerate(members):
-                if batches.pos[r] is None:
-                    batches.start(r, m.gen)
-            opt.set_lr([m.lr for m in members])
+        losses = _epoch(stack, opt, noise, members, data, device)
+        val = _validation(stack, members, data, device) if data.Xv is not None else None
+        rows = [r for r, m in enumerate(members)
+                if _end_epoch(m, epoch, losses[r], val[r] if val else None, stack, r, opt.steps)]
+        seconds = (time.perf_counter() - t0) / len(members)
+        for m in members:
+            m.seconds += seconds
+        if not rows:
+            return
+        if len(rows) < len(members):
+            opt.keep(rows, stack.keep(rows, (opt.m, opt.v)))
+            noise.keep(rows)
+            members = [members[r] for r in rows]
+        opt.set_lr([m.lr for m in members])
 
 
-class Batches:
-    """Each member's own permutation of the training rows and its place in it.
-
-    Members of a stack may differ in batch size: each step takes every member's next batch of
-    its own size, in lockstep, and a member's epoch ends after its own last batch (its
-    validation, schedule and early stopping then run while the others go on). A step's rows are
-    the largest member's; a smaller batch is followed by rows it does not use (``rows``), masked
-    out of its loss and batch-norm statistics. Members whose places coincide (equal batch sizes
-    always do) take one slice of their stacked permutations, exactly as they do alone.
-    """
-
-    def __init__(self, members: list[Member], n: int, device: torch.device):
-        self.n, self.device = n, device
-        self.sizes = [max(1, min(int(m.cfg.batch_size), n)) for m in members]
-        pad = max(self.sizes)
-        self.perm = torch.zeros((len(members), n + pad), dtype=torch.long, device=device)
-        self.total = torch.zeros(len(members), device=device)
-        self.pos: list[int | None] = [None] * len(members)
-        for r, m in enumerate(members):
-            self.start(r, m.gen)
-
-    def start(self, r: int, gen: torch.Generator) -> None:
-        self.perm[r, :self.n] = torch.randperm(self.n, generator=gen, device=self.device)
-        self.pos[r] = 0
-        self.total[r] = 0.0
-
-    def next(self) -> tuple[torch.Tensor, list[int] | None]:
-        """This step's row indices (k, rows) and each member's own count (None: all full)."""
-        own = [min(b, self.n - p) for b, p in zip(self.sizes, self.pos)]
-        rows = max(own)
-        p = self.pos[0]
-        if all(q == p for q in self.pos) and all(o == rows for o in own):
-            idx, own = self.perm[:, p:p + rows], None
-        else:
-            at = torch.tensor(self.pos, device=self.device).unsqueeze(1)
-            idx = self.perm.gather(1, at + torch.arange(rows, device=self.device))
-        self.pos = [p + b for p, b in zip(self.pos, self.sizes)]
-        return idx, own
-
-    def ended(self) -> list[int]:
-        """Members whose epoch has ended: no rows left, or a single one (BatchNorm cannot train
-        on a single row, so that row is dropped this epoch)."""
-        return [r for r, p in enumerate(self.pos) if p >= self.n or self.n - p < 2 <= self.n]
-
-    def keep(self, rows: list[int]) -> None:
-        index = torch.tensor(rows, dtype=torch.long, device=self.device)
-        self.perm, self.total = self.perm.index_select(0, index), self.total.index_select(0, index)
-        self.sizes, self.pos = [self.sizes[r] for r in rows], [self.pos[r] for r in rows]
-
-
-def _step(stack, opt, noise, batches: Batches, data: Data, precision: str) -> None:
-    """One optimizer step for every member on its own next batch."""
-    idx, own = batches.next()
-    with autocast(data.X.device, precision):
-        out = stack.forward(data.X[idx], True, noise, own)
-    if own is None:
+def _epoch(stack, opt, noise, members, data: Data, device) -> list[float]:
+    """One pass over each member's own permutation of the training rows, in lockstep."""
+    n = len(data.X)
+    perms = torch.stack([torch.randperm(n, generator=m.gen, device=device) for m in members])
+    rows = max(1, min(int(members[0].cfg.batch_size), n))
+    total = torch.zeros(len(members), device=device)
+    precision = members[0].cfg.precision
+    for start in range(0, n, rows):
+        idx = perms[:, start:start + rows]
+        if idx.shape[1] < 2 <= n:  # BatchNorm cannot train on a single row: drop it this epoch
+            continue
+        with autocast(device, precision):
+            out = stack.forward(data.X[idx], True, noise)
         losses = _loss_sums(out.float(), data.Y[idx], data.task) / idx.shape[1]
-        batches.total += losses.detach() * idx.shape[1]
-    else:
-        count = torch.tensor(own, dtype=out.dtype, device=out.device)
-        valid = torch.arange(idx.shape[1], device=out.device) < count.unsqueeze(1)
-        sums = _loss_sums(out.float(), data.Y[idx], data.task, valid)
-        losses = sums / count
-        batches.total += sums.detach()
-    stack.zero_grad()
-    losses.sum().backward()
-    opt.step(stack.P, stack.G, stack.ends)
-
-
-def _end_epochs(stack, members, ended, batches: Batches, data: Data, steps: int) -> list[int]:
-    """Epoch ends of the members in ``ended``; returns the rows of the members that go on."""
-    val = _validation(stack, members, data) if data.Xv is not None else None
-    train = (batches.total / batches.n).tolist()
-    going = []
-    for r, m in enumerate(members):
-        if r not in ended:
-            going.append(r)
-        elif _end_epoch(m, m.epochs + 1, train[r], val[r] if val else None, stack, r, steps):
-            going.append(r)
-            batches.pos[r] = None  # starts its next epoch once the stack is settled
-    return going
+        stack.zero_grad()
+        losses.sum().backward()
+        opt.step(stack.P, stack.G, stack.ends)
+        total += losses.detach() * idx.shape[1]
+    return (total / n).tolist()
 
 
 @torch.no_grad()
-def _validation(stack, members, data: Data) -> list[float]:
-    k, total = len(members), torch.zeros(len(members), device=data.Xv.device)
+def _validation(stack, members, data: Data, device) -> list[float]:
+    k, total = len(members), torch.zeros(len(members), device=device)
     for i in range(0, len(data.Xv), EVAL_BATCH):
         x = data.Xv[i:i + EVAL_BATCH]
-        with autocast(x.device, members[0].cfg.precision):
+        with autocast(device, members[0].cfg.precision):
             out = stack.forward(x.unsqueeze(0).expand(k, *x.shape), False, None)
         y = data.Yv[i:i + EVAL_BATCH]
         total += _loss_sums(out.float(), y.unsqueeze(0).expand(k, *y.shape), data.task)
     return (total / len(data.Xv)).tolist()
 
 
-def _loss_sums(out: torch.Tensor, target: torch.Tensor, task: str,
-               valid: torch.Tensor | None = None) -> torch.Tensor:
-    """Per member (k,): summed cross-entropy against probability targets, or squared error,
-    over the rows ``valid`` (k, rows) marks (all when None)."""
+def _loss_sums(out: torch.Tensor, target: torch.Tensor, task: str) -> torch.Tensor:
+    """Per member (k,): summed cross-entropy against probability targets, or squared error."""
     if task == "classification":
-        rows = -(target * torch.log_softmax(out, dim=-1))
-    else:
-        rows = (out - target) ** 2
-    if valid is None:
-        return rows.sum(dim=(1, 2))
-    return torch.where(valid.unsqueeze(-1), rows, 0.0).sum(dim=(1, 2))
+        return -(target * torch.log_softmax(out, dim=-1)).sum(dim=(1, 2))
+    return ((out - target) ** 2).sum(dim=(1, 2))
 
 
 def _end_epoch(m: Member, epoch: int, train: float, val: float | None, stack: Stack, row: int,

@@ -47,38 +47,15 @@ def corner(src: torch.Tensor, row: int, shape: Sequence[int]) -> torch.Tensor:
     return src[row][tuple(slice(0, s) for s in shape)]
 
 
-def row_mask(rows: Sequence[int], size: int, device: torch.device) -> torch.Tensor:
-    """(k, size, 1): 1.0 on each member's first ``rows[i]`` rows, 0.0 after."""
-    count = torch.tensor(list(rows), dtype=torch.float32, device=device).view(-1, 1, 1)
-    return (torch.arange(size, device=device).view(1, -1, 1) < count).float()
-
-
-def batch_norm(h: torch.Tensor, weight, bias, mean, var, training: bool,
-               valid: torch.Tensor | None = None) -> torch.Tensor:
+def batch_norm(h: torch.Tensor, weight, bias, mean, var, training: bool) -> torch.Tensor:
     """Batch norm of member-major ``h`` (k, B, C): statistics per member and channel over rows,
     running statistics updated in place. Members side by side as channels of torch's own
-    kernel, which is faster than composing the statistics from smaller operations; composed
-    only when ``valid`` (k, B, 1) leaves some of a member's rows out of its statistics."""
-    if training and valid is not None:
-        return _masked_batch_norm(h, weight, bias, mean, var, valid)
+    kernel, which is faster than composing the statistics from smaller operations."""
     k, rows, c = h.shape
     x = h.transpose(0, 1).reshape(rows, k * c)
     y = F.batch_norm(x, mean.view(-1), var.view(-1), weight.reshape(-1), bias.reshape(-1),
                      training, 0.1, 1e-5)
     return y.view(rows, k, c).transpose(0, 1)
-
-
-def _masked_batch_norm(h, weight, bias, mean, var, valid):
-    """Training-mode batch norm over each member's valid rows only (torch's own formulas:
-    biased variance to normalise, unbiased into the running variance, momentum 0.1)."""
-    count = valid.sum(1, keepdim=True)
-    mu = (h * valid).sum(1, keepdim=True) / count
-    centred = h - mu
-    sigma2 = (centred * centred * valid).sum(1, keepdim=True) / count
-    with torch.no_grad():
-        mean.mul_(0.9).add_(0.1 * mu.squeeze(1))
-        var.mul_(0.9).add_(0.1 * (sigma2 * count / (count - 1).clamp_min(1)).squeeze(1))
-    return centred * torch.rsqrt(sigma2 + 1e-5) * weight.unsqueeze(1) + bias.unsqueeze(1)
 
 
 class Noise:
@@ -99,25 +76,32 @@ class Noise:
         self.streams = [self.streams[i] for i in rows]
         self._buffers.clear()
 
-    def uniform(self, site, shape: tuple, shapes: Sequence[tuple | None]) -> torch.Tensor:
-        """(len(shapes), *shape) numbers: member i's ``shapes[i]`` corner drawn from its stream
-        (None: nothing drawn), the rest 1."""
+    def mask(self, site, shape: tuple, shapes: Sequence[tuple | None],
+             rate: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        """(len(shapes), *shape) inverted-dropout factors: in member i's ``shapes[i]`` corner,
+        its scale where a uniform number from its stream is at least its rate, else 0 (None:
+        nothing drawn); the rest 1. On a CPU built in numpy, member by member, so that a step
+        adds one multiplication per site to the graph."""
         key = (site, len(shapes), shape)
+        cpu = self.device.type == "cpu"
         if key not in self._buffers:
-            if self.device.type == "cpu":
-                self._buffers[key] = np.ones((len(shapes), *shape), np.float32)
-            else:
-                self._buffers[key] = torch.ones((len(shapes), *shape), device=self.device)
+            self._buffers[key] = (np.ones((len(shapes), *shape), np.float32) if cpu
+                                  else torch.ones((len(shapes), *shape), device=self.device))
         buf = self._buffers[key]
+        if cpu:
+            p = rate[0].detach().reshape(-1).numpy()
+            scale = rate[1].detach().reshape(-1).numpy()
         for i, own in enumerate(shapes):
             if own is None:
                 continue
             at = (i, *(slice(0, s) for s in own))
-            if self.device.type == "cpu":
-                buf[at] = self.streams[i].random(own, dtype=np.float32)
+            if cpu:
+                u = self.streams[i].random(own, dtype=np.float32)
+                np.multiply(u >= p[i], scale[i], out=buf[at])
             else:
-                buf[at] = torch.rand(own, generator=self.streams[i], device=self.device)
-        return torch.from_numpy(buf) if self.device.type == "cpu" else buf
+                u = torch.rand(own, generator=self.streams[i], device=self.device)
+                buf[at] = (u >= rate[0][i]).float() * rate[1][i]
+        return torch.from_numpy(buf) if cpu else buf
 
 
 def rates(p: torch.Tensor, dims: int, axis: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -126,13 +110,6 @@ def rates(p: torch.Tensor, dims: int, axis: int = 0) -> tuple[torch.Tensor, torc
     view = [1] * dims
     view[axis] = -1
     return p.view(view), (1.0 / (1.0 - p.clamp_max(0.999))).view(view)
-
-
-def dropout(h: torch.Tensor, rate: tuple[torch.Tensor, torch.Tensor],
-            u: torch.Tensor) -> torch.Tensor:
-    """Inverted dropout: keep where ``u >= p`` (``u`` uniform, shaped like ``h``), scaled."""
-    p, scale = rate
-    return h * ((u >= p).to(h.dtype) * scale)
 
 
 class StackedOptimizer:

@@ -22,8 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .modules import CNN1D, CNN2D, MLP, ResNetMLP, _ConvBlock
-from .stacked import (Noise, activation, batch_norm, by_runs, corner, dropout, pad_into, rates,
-                      row_mask, runs)
+from .stacked import Noise, activation, batch_norm, by_runs, corner, pad_into, rates, runs
 
 ONES = {"g", "v", "g2", "v2", "hg", "hv"}  # batch-norm weights and variances start at 1
 
@@ -51,7 +50,6 @@ class Stack:
     """Members sorted by ``order``; subclasses define entries, keys, work and forward."""
 
     cls: type = nn.Module
-    mixed_batches = False  # whether members of different batch sizes may share the stack
 
     def __init__(self, modules: Sequence[nn.Module], specs: Sequence[dict], in_shape: tuple,
                  d_out: int, device: torch.device):
@@ -149,10 +147,7 @@ class Stack:
         """Learned numbers (what the optimizer updates each step)."""
         raise NotImplementedError
 
-    def forward(self, x: torch.Tensor, train: bool, noise: Noise | None,
-                rows: Sequence[int] | None = None) -> torch.Tensor:
-        """Outputs (k, B, d_out) for inputs (k, B, ...); ``rows``: how many leading rows of
-        its batch each member uses (None: all), only for stacks with ``mixed_batches``."""
+    def forward(self, x: torch.Tensor, train: bool, noise: Noise | None) -> torch.Tensor:
         raise NotImplementedError
 
     def _refresh(self) -> None:
@@ -230,10 +225,9 @@ class Stack:
         if noise is None or all(s is None for s in shapes):
             return h
         k = len(shapes)
-        if rate[0].shape[axis] != k:
-            rate = (rate[0][:k], rate[1][:k])
-        u = noise.uniform(site, tuple(h.shape[:axis] + h.shape[axis + 1:]), shapes)
-        return dropout(h, rate, u.movedim(0, axis) if axis else u)
+        rate = tuple(r.reshape(-1)[:k] for r in rate)
+        mask = noise.mask(site, tuple(h.shape[:axis] + h.shape[axis + 1:]), shapes, rate)
+        return h * (mask.movedim(0, axis) if axis else mask)
 
 
 def _span(t: torch.Tensor, lo: int, hi: int) -> torch.Tensor:
@@ -260,11 +254,7 @@ def _bn(entries: dict, suffix: str, layer: int, bn) -> None:
 
 
 class MLPStack(Stack):
-    """Members of any depth, width, activation and batch norm; of any batch size too: rows a
-    member does not use are left out of its batch-norm statistics (``masked_batch_norm``)."""
-
     cls = MLP
-    mixed_batches = True
 
     @staticmethod
     def entries(module):
@@ -315,24 +305,19 @@ class MLPStack(Stack):
         self.act_runs = [runs([s["activation"] for s in self.specs[:k]]) for k in prefix]
         self.bn_runs = [runs([bool(s["batch_norm"]) for s in self.specs[:k]]) for k in prefix]
 
-    def forward(self, x, train, noise, rows=None):
+    def forward(self, x, train, noise):
         h, k, t = x, x.shape[0], self.t
-        own = rows or [x.shape[1]] * k
-        valid = None
-        if rows is not None and train and any(s["batch_norm"] for s in self.specs):
-            valid = row_mask(rows, x.shape[1], x.device)
         for l in range(self.layers):
             w = t[("w", l)]
             kl = w.shape[0]
             z = torch.baddbmm(t[("b", l)], h if kl == k else h[:kl], w)
             if any(on for _, _, on in self.bn_runs[l]):
                 z = by_runs(z, self.bn_runs[l], lambda on, lo, hi, piece, l=l: batch_norm(
-                    piece, *(_span(t[(c, l)], lo, hi) for c in "gemv"), train,
-                    None if valid is None else valid[lo:hi]) if on else piece)
+                    piece, *(_span(t[(c, l)], lo, hi) for c in "gemv"), train) if on else piece)
             z = by_runs(z, self.act_runs[l], lambda a, lo, hi, piece: activation(a)(piece))
             if train:
-                shapes = [(own[i], int(s["width"])) if float(s["dropout"]) > 0 else None
-                          for i, s in enumerate(self.specs[:kl])]
+                shapes = [(z.shape[1], int(s["width"])) if float(s["dropout"]) > 0 else None
+                          for s in self.specs[:kl]]
                 z = self._drop(z, ("mlp", l), self.p, shapes, noise)
             h = z if kl == k else torch.cat([z, h[kl:]])
         return torch.baddbmm(t[("bh", 0)], h, t[("wh", 0)])
@@ -386,7 +371,7 @@ class ResNetStack(Stack):
         blocks = [int(s["n_blocks"]) for s in self.specs]
         self.blocks = max(blocks, default=0)
 
-    def forward(self, x, train, noise, rows=None):
+    def forward(self, x, train, noise):
         t, k = self.t, x.shape[0]
         h = torch.baddbmm(t[("bf", 0)], x, t[("wf", 0)])
         for l in range(self.blocks):
@@ -411,12 +396,9 @@ class ResNetStack(Stack):
 
 
 class CNN1DStack(Stack):
-    """Grouped 1D convolutions (one group per member) on (B, k * channels, L); no batch norm,
-    so members of any batch size share a stack (rows a member does not use only leave its
-    loss)."""
+    """Grouped 1D convolutions (one group per member) on (B, k * channels, L)."""
 
     cls = CNN1D
-    mixed_batches = True
 
     @staticmethod
     def entries(module):
@@ -458,26 +440,26 @@ class CNN1DStack(Stack):
         self.pad = int(s.get("dilation", 1)) * (int(s.get("kernel_size", 1)) - 1) // 2
         self.dilation, self.pooling = int(s.get("dilation", 1)), s.get("pooling", "max")
 
-    def forward(self, x, train, noise, rows=None):
-        t, (k, batch, length, alphabet) = self.t, x.shape
+    def forward(self, x, train, noise):
+        t, (k, rows, length, alphabet) = self.t, x.shape
         m = (x.abs().sum(-1) > 0).to(x.dtype).transpose(0, 1).unsqueeze(2)  # (B, k, 1, L)
-        h = x.permute(1, 0, 3, 2).reshape(batch, k * alphabet, length)
+        h = x.permute(1, 0, 3, 2).reshape(rows, k * alphabet, length)
         c = 0
         for i in range(self.n_layers):
             w = t[("cw", i)]
             c = w.shape[1]
             h = F.conv1d(h, w.reshape(k * c, *w.shape[2:]), t[("cb", i)].reshape(-1),
                          padding=self.pad, dilation=self.dilation, groups=k)
-            h = torch.relu(h).view(batch, k, c, -1)
+            h = torch.relu(h).view(rows, k, c, -1)
             if train:
-                shapes = [(own, int(s["channels"]), h.shape[-1]) if float(s["dropout"]) > 0
-                          else None for own, s in zip(rows or [batch] * k, self.specs)]
+                shapes = [(rows, int(s["channels"]), h.shape[-1]) if float(s["dropout"]) > 0
+                          else None for s in self.specs]
                 h = self._drop(h, ("conv", i), self.p, shapes, noise, axis=1)
-            h = (h * m).view(batch, k * c, -1)
+            h = (h * m).view(rows, k * c, -1)
             if i < self.n_layers - 1 and h.shape[-1] > 1:
-                h, m = self._pool(h, m, batch, k, c)
+                h, m = self._pool(h, m, rows, k, c)
         valid = m > 0
-        pooled = h.view(batch, k, c, -1).masked_fill(~valid, float("-inf")).amax(-1)
+        pooled = h.view(rows, k, c, -1).masked_fill(~valid, float("-inf")).amax(-1)
         pooled = torch.where(valid.any(-1), pooled, torch.zeros_like(pooled))  # empty sequence
         return torch.baddbmm(t[("bh", 0)], pooled.transpose(0, 1), t[("wh", 0)])
 
@@ -558,7 +540,7 @@ class CNN2DStack(Stack):
             if self.pool[-1]:
                 h, w = h // 2, w // 2
 
-    def forward(self, x, train, noise, rows=None):
+    def forward(self, x, train, noise):
         t, k, rows = self.t, x.shape[0], x.shape[1]
         # channels-last: the CPU's convolution and pooling kernels run it about 1.4 times faster
         h = x.transpose(0, 1).reshape(rows, k * x.shape[2], *x.shape[3:])
