@@ -52,9 +52,12 @@ def batch_norm(h: torch.Tensor, weight, bias, mean, var, training: bool) -> torc
     running statistics updated in place. Members side by side as channels of torch's own
     kernel, which is faster than composing the statistics from smaller operations."""
     k, rows, c = h.shape
+    if k == 1:  # fewer views: each is a node of the backward graph
+        return torch.batch_norm(h.view(rows, c), weight.view(c), bias.view(c), mean.view(c),
+                                var.view(c), training, 0.1, 1e-5, torch.backends.cudnn.enabled).view(1, rows, c)
     x = h.transpose(0, 1).reshape(rows, k * c)
-    y = F.batch_norm(x, mean.view(-1), var.view(-1), weight.reshape(-1), bias.reshape(-1),
-                     training, 0.1, 1e-5)
+    y = torch.batch_norm(x, weight.reshape(-1), bias.reshape(-1), mean.view(-1), var.view(-1),
+                         training, 0.1, 1e-5, torch.backends.cudnn.enabled)  # F.batch_norm's call
     return y.view(rows, k, c).transpose(0, 1)
 
 
@@ -71,10 +74,20 @@ class Noise:
             self.streams = [torch.Generator(device=device).manual_seed(int(s) * 3 + 2)
                             for s in seeds]
         self._buffers: dict = {}
+        self._numpy: dict = {}
 
     def keep(self, rows: Sequence[int]) -> None:
         self.streams = [self.streams[i] for i in rows]
         self._buffers.clear()
+        self._numpy.clear()
+
+    def _rates(self, rate: tuple[torch.Tensor, torch.Tensor]) -> tuple[np.ndarray, np.ndarray]:
+        """A stack's (rates, scales) as flat numpy arrays, converted once (the tensors are kept
+        with them, so their ids stay theirs)."""
+        key = tuple(id(r) for r in rate)
+        if key not in self._numpy:
+            self._numpy[key] = (rate, tuple(r.detach().reshape(-1).numpy() for r in rate))
+        return self._numpy[key][1]
 
     def mask(self, site, shape: tuple, shapes: Sequence[tuple | None],
              rate: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
@@ -88,9 +101,7 @@ class Noise:
             self._buffers[key] = (np.ones((len(shapes), *shape), np.float32) if cpu
                                   else torch.ones((len(shapes), *shape), device=self.device))
         buf = self._buffers[key]
-        if cpu:
-            p = rate[0].detach().reshape(-1).numpy()
-            scale = rate[1].detach().reshape(-1).numpy()
+        p, scale = self._rates(rate) if cpu else (r.reshape(-1) for r in rate)
         for i, own in enumerate(shapes):
             if own is None:
                 continue
@@ -100,7 +111,7 @@ class Noise:
                 np.multiply(u >= p[i], scale[i], out=buf[at])
             else:
                 u = torch.rand(own, generator=self.streams[i], device=self.device)
-                buf[at] = (u >= rate[0][i]).float() * rate[1][i]
+                buf[at] = (u >= p[i]).float() * scale[i]
         return torch.from_numpy(buf) if cpu else buf
 
 

@@ -224,8 +224,6 @@ class Stack:
         """Dropout for the first ``len(shapes)`` members, member axis at ``axis``."""
         if noise is None or all(s is None for s in shapes):
             return h
-        k = len(shapes)
-        rate = tuple(r.reshape(-1)[:k] for r in rate)
         mask = noise.mask(site, tuple(h.shape[:axis] + h.shape[axis + 1:]), shapes, rate)
         return h * (mask.movedim(0, axis) if axis else mask)
 
