@@ -12,6 +12,11 @@ finite.
 Who trains with whom (``plan``): members share a stack only when their layer structure allows
 it (``Stack.key``; depth and activation may differ, kernel sizes may not) and their batch size is
 equal (so every member's epoch ends at the same step, and one validation pass serves all).
+Lockstep across batch sizes (each member on its own batches, a smaller one's rows padded and
+masked) was measured and withdrawn: a member with the larger batch finishes its epochs in fewer
+steps, so little is shared; two members without batch norm gained at most 17% over training
+apart, batch norm over each member's own rows cost more than that, and the cost model never
+chose it for populations drawn from the search spaces.
 Widths differ freely and are padded with zeros; since padding costs arithmetic, a member joins a
 stack only while the padding it adds costs less than the per-step overhead it saves
 (``OVERHEAD``, a fixed figure per device type, so the plan, and with it every score, never
