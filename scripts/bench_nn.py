@@ -114,7 +114,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--configs", type=int, default=32, help="configurations per learner")
     ap.add_argument("--sizes", type=int, nargs="+", default=[1, 4, 8, 16, 32])
-    ap.add_argument("--learners", nargs="+", default=list(learners.DEEP))
+    ap.add_argument("--learners", nargs="+", default=list(DATA),
+                    help=f"any of {', '.join(DATA)} (those with a dataset here)")
     ap.add_argument("--max-epochs", type=int, default=None, help="cap (default: the space's)")
     args = ap.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
