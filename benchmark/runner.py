@@ -8,7 +8,6 @@ refuses anything else before a file in it is written.
 """
 from __future__ import annotations
 
-import json
 import socket
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -16,7 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import data as data_layer
-from . import learners, manifest, metrics
+from . import learners, manifest, metrics, run_folder
 from .data.dataset import Dataset
 from .data.manifest import resolve as resolve_spec
 from .errors import ConfigError, Problem, raise_if
@@ -265,9 +264,8 @@ def _data_change(old: dict, content: str, source: str | None) -> str | None:
 
 
 def _saved_plan_hash(run_dir: Path, name: str) -> str | None:
-    path = run_dir / "splits" / f"{name}.json"
     try:
-        return json.loads(path.read_text()).get("sha256") if path.exists() else None
+        return (run_folder.saved_split(run_dir, name) or {}).get("sha256")
     except (OSError, ValueError, AttributeError):
         return None
 
@@ -315,10 +313,10 @@ def _manifest(plan: Plan, previous: dict | None, store_url: str, stored: int) ->
 
 def _save_splits(plan: Plan, run_dir: Path) -> None:
     """Each dataset's split plan, written where it is missing or not this plan."""
-    (run_dir / "splits").mkdir(parents=True, exist_ok=True)
+    (run_dir / run_folder.SPLITS).mkdir(parents=True, exist_ok=True)
     for name, sp in plan.splits.items():
         if _saved_plan_hash(run_dir, name) != sp.digest:
-            sp.save(run_dir / "splits" / f"{name}.json")
+            sp.save(run_folder.split_file(run_dir, name))
 
 
 def _open_store(url: str) -> Store:

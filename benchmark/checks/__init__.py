@@ -31,12 +31,11 @@ from __future__ import annotations
 def run_checks(plan, run_dir, store, run_jobs=None) -> dict:
     """See :func:`benchmark.checks.phase.run_checks`. A check that breaks must not lose the run:
     its error is written to ``checks.json`` (and shown in the report) instead of raised."""
-    import json
     import logging
     import traceback
-    from pathlib import Path
 
-    from .phase import CHECKS_FILE, run_checks as run
+    from .. import run_folder as folder
+    from .phase import run_checks as run
 
     try:
         return run(plan, run_dir, store, run_jobs)
@@ -44,5 +43,5 @@ def run_checks(plan, run_dir, store, run_jobs=None) -> dict:
         logging.getLogger(__name__).warning("checks failed: %s", exc)
         out = {"enabled": False, "error": f"{type(exc).__name__}: {exc}",
                "traceback": traceback.format_exc(limit=5)}
-        (Path(run_dir) / CHECKS_FILE).write_text(json.dumps(out, indent=1))
+        folder.write_json(run_dir, folder.CHECKS, out, indent=1)
         return out
