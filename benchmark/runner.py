@@ -21,7 +21,8 @@ from .data.manifest import resolve as resolve_spec
 from .errors import ConfigError, Problem, raise_if
 from .execution import (Job, Session, check_address, clean_leftovers, cluster_address,
                         keep_session)
-from .search import Cell, CellSettings, cell_space, has_hyperparameters, out_of_time
+from .records import Cell
+from .search import CellSettings, cell_space, has_hyperparameters, out_of_time
 from .spaces import SearchSpace, load_space
 from .splits import SplitPlan, make_plan
 from .store import STORE_FILE, Store, default_url, sqlite_file
@@ -489,9 +490,9 @@ class _LazySession:
 
 def _run_checks(plan: Plan, run_dir: Path, store: Store, run_jobs=None) -> None:
     """The checks' second phase (benchmark.checks): needs every cell's scores, writes checks.json."""
-    from .checks import run_checks
+    from . import checks
 
-    run_checks(plan, run_dir, store, run_jobs)
+    checks.run_checks(plan, run_dir, store, run_jobs)
 
 
 def _after_crash(plan: Plan, store: Store, job: Job, exc: Exception, refs: dict,

@@ -21,25 +21,16 @@ from typing import Any, Iterator
 import numpy as np
 import optuna
 
-from . import learners, metrics
+from . import checks, learners, metrics
 from .data import views
 from .data.dataset import Dataset
+from .fitting import build, features, fit, predict, score, score_all, view_name
+from .records import Cell
 from .seeding import derive_seed
 from .spaces import REPRESENTATION, SearchSpace
 from .splits import Fold, inner_digest
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
-
-
-@dataclass(frozen=True)
-class Cell:
-    dataset: str
-    fold: int
-    learner: str
-
-    @property
-    def key(self) -> str:
-        return f"{self.dataset}/fold{self.fold}/{self.learner}"
 
 
 @dataclass(frozen=True)
@@ -57,18 +48,6 @@ class CellSettings:
 
 def _direction(metric: str) -> str:
     return "maximize" if metrics.higher_is_better(metric) else "minimize"
-
-
-def _predict(model, X: np.ndarray, task: str, n_classes: int) -> np.ndarray:
-    """Class probabilities with one column per class code, or regression predictions."""
-    if task == "regression":
-        return np.asarray(model.predict(X), dtype=float)
-    proba = np.asarray(model.predict_proba(X), dtype=float)
-    if proba.shape[1] == n_classes:
-        return proba
-    full = np.zeros((len(X), n_classes))  # a class was absent from the training rows
-    full[:, np.asarray(model.classes_, dtype=int)] = proba
-    return full
 
 
 def cell_space(space: SearchSpace, module, data: Dataset) -> SearchSpace:
@@ -92,39 +71,6 @@ def has_hyperparameters(space: SearchSpace) -> bool:
     return bool(space.params)
 
 
-def view_name(module, config: dict, data: Dataset) -> str:
-    """The view a configuration reads: its ``representation``'s view, else the learner's own."""
-    rep = config.get(REPRESENTATION)
-    if rep is None:
-        return module.VIEWS[data.modality]
-    reps = views.representations(data.modality, data.views)
-    if rep not in reps:
-        raise ValueError(f"representation {rep!r} is not offered for {data.modality} data "
-                         f"({data.name}): choose one of {sorted(reps)}")
-    return reps[rep]
-
-
-def features(module, config: dict, data: Dataset) -> np.ndarray:
-    """The array a configuration reads, one row per example; a representation is read flat
-    (a reshape: the one-hot sequence is not copied)."""
-    X = data.views[view_name(module, config, data)]
-    return X.reshape(len(X), -1) if REPRESENTATION in config else X
-
-
-def fit(module, config: dict, data: Dataset, train: np.ndarray, seed: int, threads: int,
-        validation: np.ndarray | None = None):
-    """Build the learner's estimator with ``config`` and fit it on ``train`` rows of the view
-    the configuration reads (``features``); the learner never sees ``representation``."""
-    X = features(module, config, data)
-    model = module.build({k: v for k, v in config.items() if k != REPRESENTATION},
-                         data.task, seed, threads)
-    if getattr(module, "USES_VALIDATION", False) and validation is not None:
-        model.fit(X[train], data.y[train], eval_set=(X[validation], data.y[validation]))
-    else:
-        model.fit(X[train], data.y[train])
-    return model
-
-
 def evaluate(module, config: dict, data: Dataset, fold: Fold, metric: str, seed: int,
              threads: int) -> tuple[float, dict]:
     """Mean validation score of ``config`` over the fold's inner splits, plus trial facts."""
@@ -132,8 +78,8 @@ def evaluate(module, config: dict, data: Dataset, fold: Fold, metric: str, seed:
     X = features(module, config, data)
     for train, val in fold.inner:
         model = fit(module, config, data, train, seed, threads, validation=val)
-        pred = _predict(model, X[val], data.task, data.n_classes)
-        scores.append(metrics.score(data.task, metric, data.y[val], pred))
+        pred = predict(model, X[val], data.task, data.n_classes)
+        scores.append(score(data, metric, val, pred))
         if hasattr(model, "best_epoch_"):
             epochs.append(int(model.best_epoch_))
     return _summary(scores, epochs, metric)
@@ -171,8 +117,7 @@ def evaluate_batch(module, configs: list[dict], data: Dataset, fold: Fold, metri
             models = {}
             for i in live:
                 try:
-                    models[i] = module.build({k: v for k, v in configs[i].items()
-                                              if k != REPRESENTATION}, data.task, seeds[i], threads)
+                    models[i] = build(module, configs[i], data.task, seeds[i], threads)
                 except Exception as exc:  # noqa: BLE001 - a member fails alone
                     errors[i] = exc
             fitted = module.fit_population(list(models.values()), X[train], data.y[train],
@@ -184,8 +129,8 @@ def evaluate_batch(module, configs: list[dict], data: Dataset, fold: Fold, metri
                     errors[i] = error
                     continue
                 t0 = time.perf_counter()
-                pred = _predict(model, X[val], data.task, data.n_classes)
-                scores[i].append(metrics.score(data.task, metric, data.y[val], pred))
+                pred = predict(model, X[val], data.task, data.n_classes)
+                scores[i].append(score(data, metric, val, pred))
                 best[i].append(int(model.best_epoch_))
                 seconds[i] += time.perf_counter() - t0
     out: list = []
@@ -406,35 +351,11 @@ def outer_evaluation(cell, module, data, fold, space, settings, study, cell_seed
         tuned = dict(out["results"]["default"] if last == 0
                      else out["results"].pop(f"incumbent{last}"))
         X = X if tuned.get("error") else features(module, tuned["config"], data)
-        tuned.update(_checks(module, tuned, data, fold, X, settings, cell_seed))
+        tuned.update(checks.in_cell(module, tuned, data, fold, X, settings, cell_seed))
         out["results"]["tuned"] = tuned
     for res in out["results"].values():  # arrays never leave the worker
         res.pop("_pred", None)
     return out
-
-
-def _checks(module, tuned: dict, data, fold, X, settings, cell_seed) -> dict:
-    """What ``benchmark.checks`` needs from the worker: shuffled-label controls of the tuned
-    configuration (Tip 7) and its per-example test predictions (Tip 9), the latter never for a
-    sensitive dataset (Tip 10), whose run folder must hold no per-example output.
-
-    ``settings.controls`` is a number of refits or "auto": sized here from the test fold, which
-    only the worker's fold knows (``controls.refits``)."""
-    from .checks import controls
-
-    if tuned.get("error"):
-        return {}
-    seed = derive_seed(cell_seed, "outer")
-    n = controls.refits(settings.controls, data.task, data.y[fold.test])
-    extra = {"controls": controls.shuffled_fits(
-        lambda c, d, rows, s, t: fit(module, c, d, rows, s, t),
-        lambda model, Xt: _predict(model, Xt, data.task, data.n_classes),
-        data, fold, X, tuned["config"], n, cell_seed, seed, settings.threads),
-        "chance": controls.chance_all(data.task, data.y[fold.test], data.n_classes)}
-    pred = tuned.pop("_pred", None)
-    if not data.sensitive and pred is not None:
-        extra["predictions"] = {"rows": fold.test.tolist(), "values": np.round(pred, 6).tolist()}
-    return extra
 
 
 def _test_once(module, config, data, fold, X, number, settings, seed) -> dict:
@@ -445,9 +366,9 @@ def _test_once(module, config, data, fold, X, number, settings, seed) -> dict:
         X = features(module, config, data)
         model = fit(module, config, data, fold.train, seed, settings.threads)
         fit_seconds = time.perf_counter() - t0
-        pred = _predict(model, X[fold.test], data.task, data.n_classes)
+        pred = predict(model, X[fold.test], data.task, data.n_classes)
         return {"trial": number, "config": config, "fit_seconds": fit_seconds,
-                "scores": metrics.score_all(data.task, data.y[fold.test], pred), "error": None,
+                "scores": score_all(data, fold.test, pred), "error": None,
                 "_pred": pred}
     except Exception as exc:
         return {"trial": number, "config": config, "fit_seconds": None, "scores": {},

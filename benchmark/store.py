@@ -29,7 +29,7 @@ import optuna
 
 from . import run_folder
 from .errors import ConfigError, Problem
-from .search import Cell
+from .records import Cell
 
 TrialState = optuna.trial.TrialState
 log = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ from scipy import stats
 from benchmark import data as data_layer
 from benchmark.checks import batch, controls, failures, importance, leakage, phase, sensitive
 from benchmark.checks.findings import flagged
-from benchmark.search import _predict, fit
+from benchmark.fitting import fit, predict
 from benchmark.splits import make_plan
 
 from helpers import write_study
@@ -178,7 +178,7 @@ def test_report_without_checks_says_so(tmp_path):
 def _control_scores(data, plan, learner_fit, n=3):
     rows = []
     for k, fold in enumerate(plan.folds):
-        got = controls.shuffled_fits(learner_fit, lambda m, X: _predict(m, X, data.task, 2), data,
+        got = controls.shuffled_fits(learner_fit, lambda m, X: predict(m, X, data.task, 2), data,
                                      fold, data.X, {}, n, cell_seed=k, fit_seed=0, threads=1)
         ch = controls.chance_all(data.task, data.y[fold.test], 2)
         rows += [{"dataset": "d", "outer_fold": k, "learner": "l", "family": "classical",
@@ -243,7 +243,7 @@ def test_permutation_importance_finds_the_driving_feature(tmp_path):
     fold = plan.folds[0]
     model = fit(learners.get("logreg"), {}, data, fold.train, 0, 1)
     cols = importance.candidates(data.X[fold.train], data.y[fold.train], "binary", 2, 4)
-    mean, _ = importance.importances(lambda X: _predict(model, X, "binary", 2), data.X[fold.test],
+    mean, _ = importance.importances(lambda X: predict(model, X, "binary", 2), data.X[fold.test],
                                      data.y[fold.test], cols, "binary", "auroc", 3, 0)
     assert data.feature_names[cols[int(np.argmax(mean))]] == "gene0"
 
@@ -351,7 +351,7 @@ def test_stored_predictions_match_the_checks_refit(checked_run):
     model = fit(learners.get(learner), config, data, fold.train, seed, 1)
     mine = preds[(preds.dataset == "clean") & (preds.learner == learner) & (preds.outer_fold == 0)
                  & (preds.output == 1)].sort_values("row")
-    np.testing.assert_allclose(mine["value"], _predict(model, data.X[fold.test], "binary", 2)[:, 1],
+    np.testing.assert_allclose(mine["value"], predict(model, data.X[fold.test], "binary", 2)[:, 1],
                                atol=1e-6)
 
 

@@ -330,7 +330,7 @@ def test_store_writes_what_optuna_add_trial_writes_and_never_twice(tmp_path):
     sent again (e.g. by a retried task) is not stored a second time."""
     import optuna
 
-    from benchmark.search import Cell
+    from benchmark.records import Cell
     from benchmark.store import Store
 
     cell = Cell("toy", 0, "logreg")
@@ -372,7 +372,7 @@ def test_the_database_refuses_a_second_row_for_a_trial_number(tmp_path):
     import pytest
 
     from benchmark.errors import ConfigError
-    from benchmark.search import Cell
+    from benchmark.records import Cell
     from benchmark.store import Store
 
     cell, url = Cell("toy", 0, "naive_bayes"), f"sqlite:///{tmp_path}/optuna.db"
