@@ -403,14 +403,14 @@ def test_refits_on_ray_give_the_drivers_results(checked_run):
     """Refits as Ray tasks (as a run does them) and in the driver agree: each job is seeded on its
     own, whichever process runs it."""
     from benchmark.checks import phase, refit
-    from benchmark.runner import _LazySession
+    from benchmark.scheduling import LazySession
     from benchmark.store import Store, default_url
 
     plan, out, _ = checked_run
     best = refit.best_learners(pd.read_parquet(out / "scores.parquet"), "clean", "auroc")
     jobs = phase._jobs(plan, "clean", best, refit.tuned_configs(Store(default_url(out))))
     assert {j.role for j in jobs} == {"classical", "deep"}
-    with _LazySession(plan, None, None, *_session_extras(_LazySession)) as session:
+    with LazySession(plan, None, None, *_session_extras(LazySession)) as session:
         apart = session.run_refits(jobs)
     here = phase._run_here(jobs)
     for a, b in zip(apart, here):
