@@ -13,7 +13,7 @@ from typing import Callable
 from . import learners, manifest
 from .execution import Job, Session, cluster_address
 from .planning import Plan
-from .records import Cell
+from .records import Cell, OuterEvent, OuterResult, TrialEvent, TrialOutcome
 from .search import out_of_time
 from .store import Store
 
@@ -132,15 +132,12 @@ def after_crash(plan: Plan, store: Store, job: Job, exc: Exception, refs: dict,
         return make_job(plan, store, cell, refs, settings.threads, lost)
     cause = f"the task running it failed {lost} times: {type(exc).__name__}: {str(exc)[:500]}"
     if outer_stage:  # the outer evaluation itself kept dying
-        outer = {"kind": "outer", "cell": cell, "results": {
-            c: {"trial": None, "config": {}, "fit_seconds": None, "scores": {}, "error": cause}
-            for c in ("default", "tuned")}}
+        outer = OuterEvent(cell, {c: OuterResult.lost(cause).as_dict()
+                                  for c in ("default", "tuned")}).as_event()
         store.record_outer(outer, direction)
         emit(outer)
         return None
-    trial = {"kind": "trial", "cell": cell, "number": number, "state": "FAIL", "value": None,
-             "params": {}, "distributions": {}, "config": {}, "seconds": 0.0, "error": cause,
-             "attrs": {}}
+    trial = TrialEvent.of(TrialOutcome.failed({}, 0.0, cause), cell, number).as_event()
     store.record_trial(trial, direction)
     emit(trial)
     return make_job(plan, store, cell, refs, settings.threads, 0)

@@ -30,8 +30,9 @@ The package is imported inside Ray workers (``controls``), so this file imports 
 from __future__ import annotations
 
 
-def in_cell(module, tuned: dict, data, fold, X, settings, cell_seed: int) -> dict:
-    """What the checks need from a cell's worker, added to its tuned outer result: the
+def in_cell(module, tuned: dict, pred, data, fold, X, settings, cell_seed: int) -> dict:
+    """What the checks need from a cell's worker, added to its tuned outer result (``pred``: its
+    test predictions, None when it failed): the
     shuffled-label controls of the tuned configuration (Tip 7), the chance level of each metric
     and the per-example test predictions (Tip 9), never for a sensitive dataset (Tip 10),
     whose run folder must hold no per-example output.
@@ -53,7 +54,6 @@ def in_cell(module, tuned: dict, data, fold, X, settings, cell_seed: int) -> dic
         lambda model, Xt: predict(model, Xt, data.task, data.n_classes),
         data, fold, X, tuned["config"], n, cell_seed, seed, settings.threads),
         "chance": controls.chance_all(data.task, data.y[fold.test], data.n_classes)}
-    pred = tuned.pop("_pred", None)
     if not data.sensitive and pred is not None:
         extra["predictions"] = {"rows": fold.test.tolist(), "values": np.round(pred, 6).tolist()}
     return extra
