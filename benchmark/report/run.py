@@ -1,4 +1,4 @@
-"""Reading a finished run folder: the manifest, the three long tables and the split sizes.
+"""Reading a finished run folder for the report: the manifest, the long tables and the split sizes.
 
 The report is built from these stored results alone; nothing here refits or writes.
 """
@@ -13,8 +13,9 @@ import pandas as pd
 from .. import run_folder as folder
 from ..errors import ConfigError, Problem
 
-CURVE_COLUMNS = ["dataset", "outer_fold", "learner", "family", "trial", "metric", "value"]
-FIT_COLUMNS = ["dataset", "outer_fold", "learner", "config", "fit_seconds", "error"]
+# The columns the report reads of curves.parquet and fits.parquet (results.py writes more).
+CURVE_COLUMNS_READ = ["dataset", "outer_fold", "learner", "family", "trial", "metric", "value"]
+FIT_COLUMNS_READ = ["dataset", "outer_fold", "learner", "config", "fit_seconds", "error"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -69,7 +70,7 @@ def load_run(run_dir: Path) -> Run:
     manifest = folder.read_json(run_dir, folder.MANIFEST, required=True)
     trials = folder.read_table(run_dir, folder.TRIALS)
     scores = folder.read_table(run_dir, folder.SCORES)
-    curves = folder.read_table(run_dir, folder.CURVES, pd.DataFrame(columns=CURVE_COLUMNS))
+    curves = folder.read_table(run_dir, folder.CURVES, pd.DataFrame(columns=CURVE_COLUMNS_READ))
     for frame in (trials, scores, curves):
         if "value" in frame:
             frame["value"] = pd.to_numeric(frame["value"], errors="coerce").astype(float)
@@ -87,8 +88,8 @@ def _fits(run_dir: Path, scores: pd.DataFrame) -> pd.DataFrame:
     elif "fit_seconds" in scores:
         fits = scores.drop_duplicates(["dataset", "outer_fold", "learner", "config"])
     else:
-        return pd.DataFrame(columns=FIT_COLUMNS)
-    fits = fits.reindex(columns=FIT_COLUMNS)
+        return pd.DataFrame(columns=FIT_COLUMNS_READ)
+    fits = fits.reindex(columns=FIT_COLUMNS_READ)
     fits["fit_seconds"] = pd.to_numeric(fits["fit_seconds"], errors="coerce").astype(float)
     return fits
 
