@@ -76,6 +76,7 @@ class LazySession:
         self._stack.close()
 
     def get(self) -> tuple[Session, dict]:
+        """The session and the datasets' object refs, Ray started on the first call."""
         if self._open is None:
             res = self.plan.study.resources
             self.emit({"kind": "phase", "name": "ray", "address": cluster_address(self.address)})
@@ -112,7 +113,7 @@ class LazySession:
 
 
 def after_crash(plan: Plan, store: Store, job: Job, exc: Exception, refs: dict,
-                 emit: Callable[[dict], None]) -> Job | None:
+                emit: Callable[[dict], None]) -> Job | None:
     """A cell's task failed outside any trial: its worker or node died, or the code around the
     trials raised. Resubmit the cell from the store, so finished trials never run again and the
     trial in flight runs again with the same seed. A trial lost more than ``resources.retries``
