@@ -37,17 +37,32 @@ from .errors import ConfigError, Problem
 LOOPBACK = "127.0.0.1"
 KEEP_SESSION = "BENCHMARK_KEEP_RAY_SESSION"  # set (not "0"): the embedded Ray's folder is kept
 # Errors that mean the task (not a trial) failed: its worker or node died, or the code outside any
-# trial raised. The cell is then resubmitted from the store (runner._after_crash).
+# trial raised. The cell is then resubmitted from the store (scheduling.after_crash).
 TASK_ERRORS = (ray.exceptions.RayError, OSError)
 
 
 @dataclass
 class Job:
-    key: str
-    args: tuple  # (cell, data, fold, space, settings, history); data may be an ObjectRef
+    """One cell's Ray task: ``search.run_cell``'s arguments and what the retry policy needs."""
+
+    cell: Any  # records.Cell
+    data: Any  # the Dataset, or its ObjectRef
+    fold: Any  # splits.Fold
+    space: Any  # spaces.SearchSpace
+    settings: Any  # search.CellSettings
+    history: list  # the cell's stored trials
     deep: bool
     attempt: int = 0  # how many times the trial ``at`` has already been lost with its worker
     at: int = 0  # the first trial this job runs (the stored trials when it was built)
+
+    @property
+    def key(self) -> str:
+        return self.cell.key
+
+    @property
+    def args(self) -> tuple:
+        """``run_cell``'s arguments, in order."""
+        return self.cell, self.data, self.fold, self.space, self.settings, self.history
 
 
 @contextmanager

@@ -21,11 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
-from . import paths
+from . import paths, run_folder
 from .errors import ConfigError, Problem
 
-MANIFEST = "manifest.json"
-LOCK = "run.lock"
+MANIFEST = run_folder.MANIFEST
+LOCK = run_folder.LOCK
 
 PACKAGES = ["benchmark", "optuna", "ray", "scikit-learn", "xgboost", "torch", "numpy", "pandas",
             "scipy", "pyarrow", "plotly"]
@@ -111,8 +111,8 @@ def writable_problems(run_dir: Path, files: list[Path]) -> list[Problem]:
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent
     paths_ = [folder, *(f for f in files if f.exists())]
-    if folder == run_dir and (run_dir / "splits").exists():
-        paths_.append(run_dir / "splits")
+    if folder == run_dir and (run_dir / run_folder.SPLITS).exists():
+        paths_.append(run_dir / run_folder.SPLITS)
     bad = [p for p in paths_ if not os.access(p, os.W_OK | (os.X_OK if p.is_dir() else 0))]
     if not bad:
         return []

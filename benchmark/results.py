@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import learners
+from . import run_folder as folder
 from .store import Store, TrialState
 
 TRIAL_COLUMNS = ["dataset", "outer_fold", "learner", "family", "trial", "state", "params", "value",
@@ -148,24 +149,19 @@ def export(store: Store, run_dir: Path, datasets: dict | None = None
     """Write the run's tables; with ``datasets`` (name -> Dataset) predictions name their
     classes and true labels."""
     trials, scores = trials_frame(store), scores_frame(store)
-    controls_frame(store).to_parquet(Path(run_dir) / "controls.parquet", index=False)
+    folder.write_table(run_dir, folder.CONTROLS, controls_frame(store))
     predictions = predictions_frame(store)
     if datasets and len(predictions):
         predictions = with_labels(predictions, datasets)
-    path = Path(run_dir) / "predictions.parquet"
-    if len(predictions):
-        predictions.to_parquet(path, index=False)
-    elif path.exists():  # an old file must not outlive a run that keeps none
-        path.unlink()
-    trials.to_parquet(Path(run_dir) / "trials.parquet", index=False)
-    scores.to_parquet(Path(run_dir) / "scores.parquet", index=False)
-    curves_frame(store).to_parquet(Path(run_dir) / "curves.parquet", index=False)
-    fits_frame(store).to_parquet(Path(run_dir) / "fits.parquet", index=False)
+    folder.write_table(run_dir, folder.PREDICTIONS, predictions, keep_empty=False)
+    folder.write_table(run_dir, folder.TRIALS, trials)
+    folder.write_table(run_dir, folder.SCORES, scores)
+    folder.write_table(run_dir, folder.CURVES, curves_frame(store))
+    folder.write_table(run_dir, folder.FITS, fits_frame(store))
     return trials, scores
 
 
 def load(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    run_dir = Path(run_dir)
-    manifest = json.loads((run_dir / "manifest.json").read_text())
-    return (pd.read_parquet(run_dir / "trials.parquet"), pd.read_parquet(run_dir / "scores.parquet"),
-            manifest)
+    """The run's trials and scores tables and its manifest."""
+    return (folder.read_table(run_dir, folder.TRIALS), folder.read_table(run_dir, folder.SCORES),
+            folder.read_json(run_dir, folder.MANIFEST, required=True))

@@ -21,25 +21,16 @@ from typing import Any, Iterator
 import numpy as np
 import optuna
 
-from . import learners, metrics
+from . import checks, learners, metrics
 from .data import views
 from .data.dataset import Dataset
+from .fitting import build, features, fit, predict, score, score_all, view_name
+from .records import Cell, OuterEvent, OuterResult, TrialEvent, TrialOutcome
 from .seeding import derive_seed
 from .spaces import REPRESENTATION, SearchSpace
 from .splits import Fold, inner_digest
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
-
-
-@dataclass(frozen=True)
-class Cell:
-    dataset: str
-    fold: int
-    learner: str
-
-    @property
-    def key(self) -> str:
-        return f"{self.dataset}/fold{self.fold}/{self.learner}"
 
 
 @dataclass(frozen=True)
@@ -57,18 +48,6 @@ class CellSettings:
 
 def _direction(metric: str) -> str:
     return "maximize" if metrics.higher_is_better(metric) else "minimize"
-
-
-def _predict(model, X: np.ndarray, task: str, n_classes: int) -> np.ndarray:
-    """Class probabilities with one column per class code, or regression predictions."""
-    if task == "regression":
-        return np.asarray(model.predict(X), dtype=float)
-    proba = np.asarray(model.predict_proba(X), dtype=float)
-    if proba.shape[1] == n_classes:
-        return proba
-    full = np.zeros((len(X), n_classes))  # a class was absent from the training rows
-    full[:, np.asarray(model.classes_, dtype=int)] = proba
-    return full
 
 
 def cell_space(space: SearchSpace, module, data: Dataset) -> SearchSpace:
@@ -92,39 +71,6 @@ def has_hyperparameters(space: SearchSpace) -> bool:
     return bool(space.params)
 
 
-def view_name(module, config: dict, data: Dataset) -> str:
-    """The view a configuration reads: its ``representation``'s view, else the learner's own."""
-    rep = config.get(REPRESENTATION)
-    if rep is None:
-        return module.VIEWS[data.modality]
-    reps = views.representations(data.modality, data.views)
-    if rep not in reps:
-        raise ValueError(f"representation {rep!r} is not offered for {data.modality} data "
-                         f"({data.name}): choose one of {sorted(reps)}")
-    return reps[rep]
-
-
-def features(module, config: dict, data: Dataset) -> np.ndarray:
-    """The array a configuration reads, one row per example; a representation is read flat
-    (a reshape: the one-hot sequence is not copied)."""
-    X = data.views[view_name(module, config, data)]
-    return X.reshape(len(X), -1) if REPRESENTATION in config else X
-
-
-def fit(module, config: dict, data: Dataset, train: np.ndarray, seed: int, threads: int,
-        validation: np.ndarray | None = None):
-    """Build the learner's estimator with ``config`` and fit it on ``train`` rows of the view
-    the configuration reads (``features``); the learner never sees ``representation``."""
-    X = features(module, config, data)
-    model = module.build({k: v for k, v in config.items() if k != REPRESENTATION},
-                         data.task, seed, threads)
-    if getattr(module, "USES_VALIDATION", False) and validation is not None:
-        model.fit(X[train], data.y[train], eval_set=(X[validation], data.y[validation]))
-    else:
-        model.fit(X[train], data.y[train])
-    return model
-
-
 def evaluate(module, config: dict, data: Dataset, fold: Fold, metric: str, seed: int,
              threads: int) -> tuple[float, dict]:
     """Mean validation score of ``config`` over the fold's inner splits, plus trial facts."""
@@ -132,8 +78,8 @@ def evaluate(module, config: dict, data: Dataset, fold: Fold, metric: str, seed:
     X = features(module, config, data)
     for train, val in fold.inner:
         model = fit(module, config, data, train, seed, threads, validation=val)
-        pred = _predict(model, X[val], data.task, data.n_classes)
-        scores.append(metrics.score(data.task, metric, data.y[val], pred))
+        pred = predict(model, X[val], data.task, data.n_classes)
+        scores.append(score(data, metric, val, pred))
         if hasattr(model, "best_epoch_"):
             epochs.append(int(model.best_epoch_))
     return _summary(scores, epochs, metric)
@@ -171,8 +117,7 @@ def evaluate_batch(module, configs: list[dict], data: Dataset, fold: Fold, metri
             models = {}
             for i in live:
                 try:
-                    models[i] = module.build({k: v for k, v in configs[i].items()
-                                              if k != REPRESENTATION}, data.task, seeds[i], threads)
+                    models[i] = build(module, configs[i], data.task, seeds[i], threads)
                 except Exception as exc:  # noqa: BLE001 - a member fails alone
                     errors[i] = exc
             fitted = module.fit_population(list(models.values()), X[train], data.y[train],
@@ -184,8 +129,8 @@ def evaluate_batch(module, configs: list[dict], data: Dataset, fold: Fold, metri
                     errors[i] = error
                     continue
                 t0 = time.perf_counter()
-                pred = _predict(model, X[val], data.task, data.n_classes)
-                scores[i].append(metrics.score(data.task, metric, data.y[val], pred))
+                pred = predict(model, X[val], data.task, data.n_classes)
+                scores[i].append(score(data, metric, val, pred))
                 best[i].append(int(model.best_epoch_))
                 seconds[i] += time.perf_counter() - t0
     out: list = []
@@ -288,13 +233,13 @@ def run_cell(cell: Cell, data: Dataset, fold: Fold, space: SearchSpace, settings
             _tell(study, trial, stored)
         todo = asked[number - start:]
         seeds = [derive_seed(cell_seed, "fit", number + i) for i in range(len(todo))]
-        events = _run_batch(module, [c for _, c in todo], data, fold, settings, seeds)
-        for i, ((trial, _), event) in enumerate(zip(todo, events)):
-            _tell(study, trial, event)
-            yield {"kind": "trial", "cell": cell, "number": number + i, "params": trial.params,
-                   "distributions": {k: space.distributions()[k] for k in trial.params}, **event}
+        outcomes = _run_batch(module, [c for _, c in todo], data, fold, settings, seeds)
+        for i, ((trial, _), outcome) in enumerate(zip(todo, outcomes)):
+            _tell(study, trial, outcome.as_dict())
+            dists = {k: space.distributions()[k] for k in trial.params}
+            yield TrialEvent.of(outcome, cell, number + i, trial.params, dists).as_event()
         start = number = start + len(asked)
-    yield outer_evaluation(cell, module, data, fold, space, settings, study, cell_seed)
+    yield outer_evaluation(cell, module, data, fold, space, settings, study, cell_seed).as_event()
 
 
 def batch(number: int, size: int, settings: CellSettings) -> tuple[int, int]:
@@ -324,8 +269,9 @@ def out_of_time(settings: CellSettings, seconds: float) -> bool:
     return settings.seconds is not None and seconds > settings.seconds
 
 
-def _run_batch(module, configs: list[dict], data, fold, settings, seeds: list[int]) -> list[dict]:
-    """One trial event per configuration. A population's events share its wall time: each
+def _run_batch(module, configs: list[dict], data, fold, settings, seeds: list[int]
+               ) -> list[TrialOutcome]:
+    """One trial outcome per configuration. A population's events share its wall time: each
     member is charged its share (``evaluate_batch``), and what no member accounts for (building,
     reading the data) is split evenly, so the members' seconds add up to the batch's."""
     if not hasattr(module, "fit_population"):
@@ -340,30 +286,27 @@ def _run_batch(module, configs: list[dict], data, fold, settings, seeds: list[in
     charged = [r[2] if isinstance(r, tuple) else r.seconds for r in results]
     rest = max(0.0, time.perf_counter() - t0 - sum(charged)) / len(configs)
     shared = {"population": len(configs)}
-    events = []
+    outcomes = []
     for config, result, seconds in zip(configs, results, charged):
         if isinstance(result, tuple):
             value, attrs, _ = result
-            events.append({"state": "COMPLETE", "value": value, "config": config,
-                           "attrs": {**attrs, **split, **shared}, "seconds": seconds + rest,
-                           "error": None})
+            outcomes.append(TrialOutcome("COMPLETE", value, config, seconds + rest, None,
+                                         {**attrs, **split, **shared}))
         else:
-            events.append({"state": "FAIL", "value": None, "config": config,
-                           "attrs": {**split, **shared, "epochs": result.epochs},
-                           "seconds": seconds + rest, "error": _error(result.error)})
-    return events
+            outcomes.append(TrialOutcome.failed(config, seconds + rest, _error(result.error),
+                                                {**split, **shared, "epochs": result.epochs}))
+    return outcomes
 
 
-def _run_trial(module, config, data, fold, settings, seed) -> dict:
+def _run_trial(module, config, data, fold, settings, seed) -> TrialOutcome:
     t0 = time.perf_counter()
     split = {"split_sha256": inner_digest(fold)}
     try:
         value, attrs = evaluate(module, config, data, fold, settings.metric, seed, settings.threads)
-        return {"state": "COMPLETE", "value": value, "config": config, "attrs": {**attrs, **split},
-                "seconds": time.perf_counter() - t0, "error": None}
+        return TrialOutcome("COMPLETE", value, config, time.perf_counter() - t0, None,
+                            {**attrs, **split})
     except Exception as exc:  # a failed trial counts toward the budget; the cell goes on
-        return {"state": "FAIL", "value": None, "config": config, "attrs": split,
-                "seconds": time.perf_counter() - t0, "error": _error(exc)}
+        return TrialOutcome.failed(config, time.perf_counter() - t0, _error(exc), split)
 
 
 def _error(exc: BaseException) -> str:
@@ -382,73 +325,55 @@ def incumbents(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
     return out
 
 
-def outer_evaluation(cell, module, data, fold, space, settings, study, cell_seed) -> dict:
+def outer_evaluation(cell, module, data, fold, space, settings, study, cell_seed) -> OuterEvent:
     """Refit the default and every incumbent configuration on the outer training part; test once.
 
     The last incumbent is the tuned configuration. Earlier incumbents give the budget curve of
     the outer test score of the best-so-far configuration; they are never used for selection.
+    Only the tuned configuration's test predictions are kept, for the checks (``checks.in_cell``);
+    no array leaves the worker otherwise.
     """
     X = data.views[module.VIEWS[data.modality]]
+    results, predictions = {}, {}
+    for name, (number, config) in _outer_configs(study, space).items():
+        result, predictions[name] = _test_once(module, config, data, fold, number, settings,
+                                               derive_seed(cell_seed, "outer"))
+        results[name] = result.as_dict()
+    inc = incumbents(study)
+    if inc:
+        last = "default" if inc[-1].number == 0 else f"incumbent{inc[-1].number}"
+        tuned = dict(results[last]) if last == "default" else results.pop(last)
+        X = X if tuned.get("error") else features(module, tuned["config"], data)
+        tuned.update(checks.in_cell(module, tuned, predictions[last], data, fold, X, settings,
+                                    cell_seed))
+        results["tuned"] = tuned
+    return OuterEvent(cell, results)
+
+
+def _outer_configs(study: optuna.Study, space: SearchSpace) -> dict[str, tuple[int, dict]]:
+    """name -> (trial number, configuration) of the default and of every incumbent after it;
+    a deep learner's configuration gets the epoch count chosen on the inner validation split."""
     trial0 = next((t for t in study.trials if t.number == 0), None)
-    runs = {"default": (0, space.default_config(), trial0.user_attrs.get("best_epoch") if trial0 else None)}
+    runs = {"default": (0, space.default_config(),
+                        trial0.user_attrs.get("best_epoch") if trial0 else None)}
     inc = incumbents(study)
     for t in inc[1:] if inc and inc[0].number == 0 else inc:  # trial 0 is the default run
         runs[f"incumbent{t.number}"] = (t.number, dict(t.user_attrs.get("config") or {}),
                                         t.user_attrs.get("best_epoch"))
-    out = {"kind": "outer", "cell": cell, "results": {}}
-    for name, (number, config, epochs) in runs.items():
-        if epochs:  # deep learners: the epoch count chosen on the inner validation split
-            config = {**config, "max_epochs": epochs}
-        out["results"][name] = _test_once(module, config, data, fold, X, number, settings,
-                                          derive_seed(cell_seed, "outer"))
-    if inc:
-        last = inc[-1].number
-        tuned = dict(out["results"]["default"] if last == 0
-                     else out["results"].pop(f"incumbent{last}"))
-        X = X if tuned.get("error") else features(module, tuned["config"], data)
-        tuned.update(_checks(module, tuned, data, fold, X, settings, cell_seed))
-        out["results"]["tuned"] = tuned
-    for res in out["results"].values():  # arrays never leave the worker
-        res.pop("_pred", None)
-    return out
+    return {name: (number, {**config, "max_epochs": epochs} if epochs else config)
+            for name, (number, config, epochs) in runs.items()}
 
 
-def _checks(module, tuned: dict, data, fold, X, settings, cell_seed) -> dict:
-    """What ``benchmark.checks`` needs from the worker: shuffled-label controls of the tuned
-    configuration (Tip 7) and its per-example test predictions (Tip 9), the latter never for a
-    sensitive dataset (Tip 10), whose run folder must hold no per-example output.
-
-    ``settings.controls`` is a number of refits or "auto": sized here from the test fold, which
-    only the worker's fold knows (``controls.refits``)."""
-    from .checks import controls
-
-    if tuned.get("error"):
-        return {}
-    seed = derive_seed(cell_seed, "outer")
-    n = controls.refits(settings.controls, data.task, data.y[fold.test])
-    extra = {"controls": controls.shuffled_fits(
-        lambda c, d, rows, s, t: fit(module, c, d, rows, s, t),
-        lambda model, Xt: _predict(model, Xt, data.task, data.n_classes),
-        data, fold, X, tuned["config"], n, cell_seed, seed, settings.threads),
-        "chance": controls.chance_all(data.task, data.y[fold.test], data.n_classes)}
-    pred = tuned.pop("_pred", None)
-    if not data.sensitive and pred is not None:
-        extra["predictions"] = {"rows": fold.test.tolist(), "values": np.round(pred, 6).tolist()}
-    return extra
-
-
-def _test_once(module, config, data, fold, X, number, settings, seed) -> dict:
-    """Refit ``config`` on the outer training part and score it once on the outer test fold.
-    ``X`` is unused: each configuration reads its own representation (``features``)."""
+def _test_once(module, config, data, fold, number, settings, seed
+               ) -> tuple[OuterResult, np.ndarray | None]:
+    """Refit ``config`` on the outer training part and score it once on the outer test fold;
+    the result and the test predictions (None when it failed)."""
     t0 = time.perf_counter()
     try:
         X = features(module, config, data)
         model = fit(module, config, data, fold.train, seed, settings.threads)
         fit_seconds = time.perf_counter() - t0
-        pred = _predict(model, X[fold.test], data.task, data.n_classes)
-        return {"trial": number, "config": config, "fit_seconds": fit_seconds,
-                "scores": metrics.score_all(data.task, data.y[fold.test], pred), "error": None,
-                "_pred": pred}
+        pred = predict(model, X[fold.test], data.task, data.n_classes)
+        return OuterResult(number, config, fit_seconds, score_all(data, fold.test, pred)), pred
     except Exception as exc:
-        return {"trial": number, "config": config, "fit_seconds": None, "scores": {},
-                "error": f"{type(exc).__name__}: {exc}"}
+        return OuterResult(number, config, None, {}, f"{type(exc).__name__}: {exc}"), None

@@ -41,8 +41,10 @@ def read_run(path: Path) -> tuple[pd.DataFrame, list[str]]:
     from benchmark.errors import ConfigError
     from benchmark.report import tables
     from benchmark.report.run import load_run
+    from benchmark.run_folder import REPORT_NEEDS
 
     folder = path if path.is_dir() else path.parent
+    needed = ", ".join(REPORT_NEEDS[:-1]) + " and " + REPORT_NEEDS[-1]
     try:
         run = load_run(folder)
         metric = {d: run.metric(d) for d in run.datasets}
@@ -50,8 +52,7 @@ def read_run(path: Path) -> tuple[pd.DataFrame, list[str]]:
     except ConfigError as exc:
         raise TableError("; ".join(str(p) for p in exc.problems)) from None
     except (OSError, ValueError, KeyError) as exc:
-        raise TableError(f"{folder}: not a finished run folder (manifest.json, trials.parquet and "
-                         f"scores.parquet are needed): {exc}") from None
+        raise TableError(f"{folder}: not a finished run folder ({needed} are needed): {exc}") from None
     tuned = summary[summary["config"] == "tuned"]
     table, rows, cols = tables.across_table(tuned)
     return table, _left_out_notes(tuned, rows, cols)

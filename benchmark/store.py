@@ -27,8 +27,9 @@ from pathlib import Path
 
 import optuna
 
+from . import run_folder
 from .errors import ConfigError, Problem
-from .search import Cell
+from .records import Cell
 
 TrialState = optuna.trial.TrialState
 log = logging.getLogger(__name__)
@@ -45,7 +46,7 @@ if optuna.__version__.split(".")[0] != TESTED_OPTUNA:  # pragma: no cover
     _models = None
 
 
-STORE_FILE = "optuna.db"
+STORE_FILE = run_folder.STORE
 UNIQUE_INDEX = "benchmark_one_row_per_trial_number"
 
 

@@ -1,6 +1,6 @@
 """Fit time of every learner's default configuration on every bundled dataset it accepts.
 
-Uses the harness's own code path (``search.fit`` on the first outer fold's first inner split of
+Uses the harness's own code path (``fitting.fit`` on the first outer fold's first inner split of
 the `quick` split rule: early stopping on the inner validation rows where the learner uses
 them), one thread, median of ``--repeats``. Runs on the CPU, then again on the GPU where one is
 present (deep learners through torch, LightGBM and CatBoost where their builds support it).

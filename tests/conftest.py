@@ -1,16 +1,8 @@
-"""Shared fixtures: a tiny study through real Ray, small user files, a loopback-only Ray."""
+"""Shared fixtures: a loopback-only embedded Ray for the in-process tests (helpers.py holds
+the small datasets and studies)."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from helpers import write_csv_dataset, write_study
-
-
-@pytest.fixture
-def tiny_study(tmp_path) -> Path:
-    ds = write_csv_dataset(tmp_path)
-    return write_study(tmp_path, [ds.name, "breast_cancer"], ["logreg", "naive_bayes", "knn", "mlp"])
 
 
 @pytest.fixture(scope="session")

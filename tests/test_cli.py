@@ -6,8 +6,7 @@ import re
 
 import numpy as np
 import pandas as pd
-import yaml
-from helpers import cli, write_csv_dataset, write_study
+from helpers import cli, write_csv_dataset, write_dataset, write_study
 
 
 def test_list_names_bundled_things():
@@ -31,11 +30,7 @@ def test_validate_bundled_quick_study():
 
 
 def _dataset(tmp_path, name, frame, **spec):
-    frame.to_csv(tmp_path / f"{name}.csv", index=False)
-    spec = {"name": name, "task": "binary", "source": {"kind": "file", "path": f"{name}.csv"},
-            "target": "label", **spec}
-    (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump(spec))
-    return f"{name}.yaml"
+    return write_dataset(tmp_path, name, frame, **spec).name
 
 
 def test_every_problem_is_reported_at_once_before_compute(tmp_path):

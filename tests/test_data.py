@@ -17,8 +17,8 @@ from benchmark.data import check_spec, load_dataset, load_spec, validate_dataset
 from benchmark.data import generators, views
 from benchmark.data.files import sha256_file
 from benchmark.errors import ConfigError
+from helpers import SHARED
 
-SHARED = Path(__file__).parents[2] / "shared" / "datasets"
 
 
 def manifest(tmp_path: Path, name: str = "user", **fields) -> Path:

@@ -330,7 +330,7 @@ def test_store_writes_what_optuna_add_trial_writes_and_never_twice(tmp_path):
     sent again (e.g. by a retried task) is not stored a second time."""
     import optuna
 
-    from benchmark.search import Cell
+    from benchmark.records import Cell, TrialEvent
     from benchmark.store import Store
 
     cell = Cell("toy", 0, "logreg")
@@ -339,12 +339,12 @@ def test_store_writes_what_optuna_add_trial_writes_and_never_twice(tmp_path):
 
     def event(number, state="COMPLETE"):
         params = {"C": 10.0 ** (number - 2), "class_weight": "balanced" if number % 2 else None}
-        return {"kind": "trial", "cell": cell, "number": number, "state": state,
-                "value": 0.5 + number / 100 if state == "COMPLETE" else None, "params": params,
-                "distributions": dists, "config": {**params, "max_iter": 100},
-                "seconds": 0.1 * number, "error": None if state == "COMPLETE" else "ValueError: x",
-                "attrs": {"inner_scores": [0.5], "split_sha256": "ab"}, "node_id": "n",
-                "host": "h", "pid": 7}
+        trial = TrialEvent(state, 0.5 + number / 100 if state == "COMPLETE" else None,
+                           {**params, "max_iter": 100}, 0.1 * number,
+                           None if state == "COMPLETE" else "ValueError: x",
+                           {"inner_scores": [0.5], "split_sha256": "ab"}, cell=cell,
+                           number=number, params=params, distributions=dists)
+        return {**trial.as_event(), "node_id": "n", "host": "h", "pid": 7}
 
     events = [event(i, "FAIL" if i == 3 else "COMPLETE") for i in range(6)]
     bulk, plain = Store(f"sqlite:///{tmp_path}/bulk.db"), Store(f"sqlite:///{tmp_path}/plain.db")
@@ -372,16 +372,15 @@ def test_the_database_refuses_a_second_row_for_a_trial_number(tmp_path):
     import pytest
 
     from benchmark.errors import ConfigError
-    from benchmark.search import Cell
+    from benchmark.records import Cell, TrialEvent
     from benchmark.store import Store
 
     cell, url = Cell("toy", 0, "naive_bayes"), f"sqlite:///{tmp_path}/optuna.db"
     dist = {"var_smoothing": optuna.distributions.FloatDistribution(1e-12, 1e-2, log=True)}
 
     def event(number: int) -> dict:
-        return {"kind": "trial", "cell": cell, "number": number, "state": "COMPLETE",
-                "value": 0.5, "params": {"var_smoothing": 1e-9}, "distributions": dist,
-                "config": {}, "seconds": 0.1, "error": None, "attrs": {}}
+        return TrialEvent("COMPLETE", 0.5, {}, 0.1, cell=cell, number=number,
+                          params={"var_smoothing": 1e-9}, distributions=dist).as_event()
 
     first, second = Store(url), Store(url)
     first.record([event(0)], lambda c: "maximize")

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from helpers import ROOT, cli, write_study
+from helpers import ROOT, cli, write_dataset, write_study
 
 from benchmark.checks import failures
 from benchmark.data import check_spec, load_dataset, load_spec, views
@@ -22,15 +22,7 @@ from benchmark.runner import prepare
 def dataset(folder, name: str, frame: pd.DataFrame | None = None, text: str | None = None,
             suffix: str = "csv", **spec) -> str:
     """A dataset YAML next to its data file (a frame written as CSV, or raw text)."""
-    file = folder / f"{name}.{suffix}"
-    if text is not None:
-        file.write_text(text)
-    elif frame is not None:
-        frame.to_csv(file, index=False, sep="\t" if suffix.startswith("tsv") else ",")
-    fields = {"name": name, "task": "binary", "target": "label",
-              "source": {"kind": "file", "path": file.name}, **spec}
-    (folder / f"{name}.yaml").write_text(yaml.safe_dump(fields, sort_keys=False))
-    return f"{name}.yaml"
+    return write_dataset(folder, name, frame, text=text, suffix=suffix, **spec).name
 
 
 def two_class(n: int = 40, seed: int = 0) -> pd.DataFrame:

@@ -7,7 +7,7 @@ import re
 from types import SimpleNamespace
 
 from benchmark.progress import RunProgress
-from benchmark.search import Cell
+from benchmark.records import Cell
 
 from helpers import cli, write_csv_dataset, write_study
 

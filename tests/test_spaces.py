@@ -102,7 +102,8 @@ def _modalities():
 @pytest.mark.parametrize("name", learners.CLASSICAL)
 def test_every_classical_learner_fits_every_representation_of_every_modality(name):
     """The harness may hand a classical learner any representation its search space offers."""
-    from benchmark.search import _predict, cell_space, features, fit
+    from benchmark.fitting import features, fit, predict
+    from benchmark.search import cell_space
     from benchmark.spaces import REPRESENTATION
 
     module, space = learners.get(name), load_space(name)
@@ -115,5 +116,5 @@ def test_every_classical_learner_fits_every_representation_of_every_modality(nam
             config = cell.default_config() if rep is None else {**cell.default_config(),
                                                                 REPRESENTATION: rep}
             model = fit(module, config, data, train, 0, 1)
-            pred = _predict(model, features(module, config, data)[test], "binary", 2)
+            pred = predict(model, features(module, config, data)[test], "binary", 2)
             assert pred.shape == (20, 2) and np.isfinite(pred).all(), (data.modality, rep)

@@ -10,7 +10,9 @@ import yaml
 from benchmark import learners, metrics
 from benchmark.data import generators, load_dataset, load_spec, views
 from benchmark.data.dataset import Dataset
-from benchmark.search import Cell, CellSettings, cell_space, features, fit, run_cell, _predict
+from benchmark.fitting import features, fit, predict
+from benchmark.records import Cell
+from benchmark.search import CellSettings, cell_space, run_cell
 from benchmark.spaces import REPRESENTATION, load_space
 from benchmark.splits import make_plan
 
@@ -106,7 +108,7 @@ def _outer_auroc(module, config, data, plan) -> float:
     scores = []
     for fold in plan.folds:
         model = fit(module, config, data, fold.train, 0, 1)
-        pred = _predict(model, features(module, config, data)[fold.test], data.task, 2)
+        pred = predict(model, features(module, config, data)[fold.test], data.task, 2)
         scores.append(metrics.score("binary", "auroc", data.y[fold.test], pred))
     return float(np.mean(scores))
 

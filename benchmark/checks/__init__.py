@@ -20,23 +20,53 @@ run checks for these:
 Every finding (``findings.finding``) has a stable ``check`` key, a level and a title chosen from
 its own numbers; the report anchors it at ``check-<dataset>-<check>``.
 
-``phase.run_checks`` runs them after the cells and writes ``checks.json`` plus
-``importance.parquet``, ``subgroups.parquet`` and ``learning_curve.parquet``; the results
-exporter writes ``controls.parquet`` and (never for sensitive data) ``predictions.parquet``.
+The rest of the package reaches the checks through this module alone: ``in_cell`` runs inside
+each cell's worker (controls, predictions); ``run_checks`` runs after the cells and writes
+``checks.json`` plus ``importance.parquet``, ``subgroups.parquet`` and ``learning_curve.parquet``;
+the results exporter writes ``controls.parquet`` and (never for sensitive data)
+``predictions.parquet``.
 The package is imported inside Ray workers (``controls``), so this file imports nothing heavy.
 """
 from __future__ import annotations
 
 
+def in_cell(module, tuned: dict, pred, data, fold, X, settings, cell_seed: int) -> dict:
+    """What the checks need from a cell's worker, added to its tuned outer result (``pred``: its
+    test predictions, None when it failed): the
+    shuffled-label controls of the tuned configuration (Tip 7), the chance level of each metric
+    and the per-example test predictions (Tip 9), never for a sensitive dataset (Tip 10),
+    whose run folder must hold no per-example output.
+
+    ``settings.controls`` is a number of refits or "auto": sized here from the test fold, which
+    only the worker's fold knows (``controls.refits``)."""
+    import numpy as np
+
+    from ..fitting import fit, predict
+    from ..seeding import derive_seed
+    from . import controls
+
+    if tuned.get("error"):
+        return {}
+    seed = derive_seed(cell_seed, "outer")
+    n = controls.refits(settings.controls, data.task, data.y[fold.test])
+    extra = {"controls": controls.shuffled_fits(
+        lambda c, d, rows, s, t: fit(module, c, d, rows, s, t),
+        lambda model, Xt: predict(model, Xt, data.task, data.n_classes),
+        data, fold, X, tuned["config"], n, cell_seed, seed, settings.threads),
+        "chance": controls.chance_all(data.task, data.y[fold.test], data.n_classes)}
+    if not data.sensitive and pred is not None:
+        extra["predictions"] = {"rows": fold.test.tolist(), "values": np.round(pred, 6).tolist()}
+    return extra
+
+
 def run_checks(plan, run_dir, store, run_jobs=None) -> dict:
     """See :func:`benchmark.checks.phase.run_checks`. A check that breaks must not lose the run:
     its error is written to ``checks.json`` (and shown in the report) instead of raised."""
-    import json
     import logging
     import traceback
-    from pathlib import Path
 
-    from .phase import CHECKS_FILE, run_checks as run
+    from .. import run_folder as folder
+    from .phase import run_checks as run
 
     try:
         return run(plan, run_dir, store, run_jobs)
@@ -44,5 +74,5 @@ def run_checks(plan, run_dir, store, run_jobs=None) -> dict:
         logging.getLogger(__name__).warning("checks failed: %s", exc)
         out = {"enabled": False, "error": f"{type(exc).__name__}: {exc}",
                "traceback": traceback.format_exc(limit=5)}
-        (Path(run_dir) / CHECKS_FILE).write_text(json.dumps(out, indent=1))
+        folder.write_json(run_dir, folder.CHECKS, out, indent=1)
         return out

@@ -55,7 +55,7 @@ def shuffled_fits(fit, predict, data, fold, X, config: dict, n: int, cell_seed: 
                   fit_seed: int, threads: int) -> list[dict]:
     """Refit ``config`` ``n`` times on permuted outer-training labels; score on the real test fold.
 
-    ``fit``/``predict`` are the harness's own (search.fit, search._predict), so a control goes
+    ``fit``/``predict`` are the harness's own (fitting.fit, fitting.predict), so a control goes
     through exactly the code path of the real refit; only the training labels differ. The
     permutation is across all outer training rows (not within groups): it must destroy every
     link between features and labels.

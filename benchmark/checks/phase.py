@@ -19,12 +19,13 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from .. import run_folder as folder
 from . import batch, controls, failures, importance, leakage, refit, sensitive, size
 from .findings import finding
 
-CHECKS_FILE = "checks.json"
-TABLES = {"importance": "importance.parquet", "subgroups": "subgroups.parquet",
-          "curve": "learning_curve.parquet"}
+CHECKS_FILE = folder.CHECKS
+TABLES = {"importance": folder.IMPORTANCE, "subgroups": folder.SUBGROUPS,
+          "curve": folder.LEARNING_CURVE}
 VERSION = 2  # 2: controls judged against their null with Holm; split-gap intervals; metadata
 
 
@@ -34,11 +35,11 @@ def run_checks(plan, run_dir: Path, store, run_jobs: Callable | None = None) -> 
     ``run_jobs(jobs)`` returns ``refit.run`` of each job, in order (the runner runs them on
     Ray); by default they run one after another in this process."""
     run_dir, cfg = Path(run_dir), plan.study.checks
-    scores = pd.read_parquet(run_dir / "scores.parquet")
+    scores = folder.read_table(run_dir, folder.SCORES)
     key = _key(cfg.model_dump(), scores)
-    path = run_dir / CHECKS_FILE
-    if path.exists() and json.loads(path.read_text()).get("key") == key:
-        return json.loads(path.read_text())
+    before = folder.read_json(run_dir, folder.CHECKS)
+    if before is not None and before.get("key") == key:
+        return before
     t0 = time.perf_counter()
     out = {"version": VERSION, "key": key, "enabled": cfg.enabled, "settings": cfg.model_dump(),
            "datasets": {}}
@@ -52,9 +53,7 @@ def run_checks(plan, run_dir: Path, store, run_jobs: Callable | None = None) -> 
         out["sensitive"] = sensitive.notice(
             [n for n, d in plan.datasets.items() if d.sensitive], plan.study.learners)
     out["seconds"] = time.perf_counter() - t0
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(out, indent=1, default=_json))
-    tmp.replace(path)
+    folder.write_json(run_dir, folder.CHECKS, out, indent=1, default=_json)
     return out
 
 
@@ -78,8 +77,7 @@ def data_checks(data, splits, metric: str, seed: int) -> dict:
 
 
 def _add_controls(out: dict, plan, run_dir: Path, scores, tolerance: float) -> None:
-    path = run_dir / "controls.parquet"
-    table = pd.read_parquet(path) if path.exists() else controls.frame([])
+    table = folder.read_table(run_dir, folder.CONTROLS, controls.frame([]))
     info = {n: {"task": d.task, "metric": plan.metrics[n]} for n, d in plan.datasets.items()}
     nulls = {key: value for n in plan.datasets for key, value in _nulls(plan, n).items()}
     rows = controls.summarise(table, scores, info, tolerance, nulls)
@@ -234,8 +232,5 @@ def _failures(data, metric: str, pooled: dict, best: dict, name: str, tables: di
 def _write_tables(run_dir: Path, tables: dict) -> None:
     for key, file in TABLES.items():
         frames = [f for f in tables[key] if len(f)]
-        path = run_dir / file
-        if frames:
-            pd.concat(frames, ignore_index=True).to_parquet(path, index=False)
-        elif path.exists():
-            path.unlink()
+        table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        folder.write_table(run_dir, file, table, keep_empty=False)

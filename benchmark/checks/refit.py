@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from .. import learners, metrics
+from .. import fitting, learners, metrics
 from ..seeding import derive_seed
 from . import batch, importance, size
 
@@ -79,18 +79,18 @@ def one_thread():
 
 
 def _fit_predict(job: FoldJob, train: np.ndarray, test: np.ndarray):
-    from ..search import _predict, features, fit
-
+    """The job's configuration fitted on ``train`` with the cell's outer seed: its predict
+    function, the array it reads and its predictions for ``test``."""
     module = learners.get(job.learner)
-    X = features(module, job.config, job.data)
-    model = fit(module, job.config, job.data, train, derive_seed(job.cell_seed, "outer"),
-                job.threads)
-    predict = lambda Xt: _predict(model, Xt, job.data.task, job.data.n_classes)  # noqa: E731
+    X = fitting.features(module, job.config, job.data)
+    model = fitting.fit(module, job.config, job.data, train, derive_seed(job.cell_seed, "outer"),
+                        job.threads)
+    predict = lambda Xt: fitting.predict(model, Xt, job.data.task, job.data.n_classes)  # noqa: E731
     return predict, X, predict(X[test])
 
 
 def _score(job: FoldJob, test: np.ndarray, pred: np.ndarray) -> float:
-    return metrics.score(job.data.task, job.metric, job.data.y[test], pred)
+    return fitting.score(job.data, job.metric, test, pred)
 
 
 def run(job: FoldJob) -> dict:
@@ -138,9 +138,7 @@ def _importance(job: FoldJob, predict, X: np.ndarray) -> list[dict]:
     test = fold.test[importance.test_rows(d.y[fold.test], seed, d.task)]
     mean, sd = importance.importances(predict, X[test], d.y[test], cols, d.task, job.metric,
                                       s["importance_repeats"], seed)
-    from ..search import view_name
-
-    view = view_name(learners.get(job.learner), job.config, d)
+    view = fitting.view_name(learners.get(job.learner), job.config, d)
     names = _names(d, view, d.views[view].shape[1:])
     return [{"dataset": job.dataset, "role": job.role, "learner": job.learner, "view": view,
              "outer_fold": job.fold_index, "feature": names(j), "importance": float(m),

@@ -1,7 +1,7 @@
 """Sensitive data (Tip 10): a model trained on patients can give those patients away.
 
 For a dataset marked ``sensitive: true`` the run writes no model and no per-example output: the
-workers send no test predictions (``search._checks``), so neither ``optuna.db`` nor
+workers send no test predictions (``checks.in_cell``), so neither ``optuna.db`` nor
 ``predictions.parquet`` holds any, and the checks keep the refits they need in memory. Some
 learners memorise training rows outright; the report names them so nobody ships such a model.
 ``scan`` is the proof: it looks for given feature values, as text and as raw bytes, in every file

@@ -3,7 +3,7 @@
 The evidence behind the shuffled-label controls' calibration (``scripts/bench_controls.py``,
 ``tests/test_controls.py``): a clean dataset (no signal, no leak) must be flagged in at most
 ``controls.ALPHA`` of cases, and a real leak must still be flagged. Controls run through the
-harness's own code (``search.fit``, ``search._predict``, ``controls.shuffled_fits``, the split
+harness's own code (``fitting.fit``, ``fitting.predict``, ``controls.shuffled_fits``, the split
 plan) with real learners at their library defaults; only Ray is left out.
 
 Kinds of dataset:
@@ -62,7 +62,7 @@ def control_rows(data: Dataset, plan, learner: str, setting="auto", leak: str | 
     library-default configuration standing in for the tuned one. ``leak="test_rows_in_fit"``
     fits on the training and the test rows (the test rows keep their real labels)."""
     from .. import learners
-    from ..search import _predict, fit
+    from ..fitting import fit, predict
     from ..spaces import load_space
 
     module, config = learners.get(learner), load_space(learner).default_config()
@@ -73,7 +73,7 @@ def control_rows(data: Dataset, plan, learner: str, setting="auto", leak: str | 
             return fit(module, c, d, np.concatenate([train, extra]), s, t)
 
         n = controls.refits(setting, data.task, data.y[fold.test])
-        got = controls.shuffled_fits(fit_rows, lambda m, X: _predict(m, X, data.task, data.n_classes),
+        got = controls.shuffled_fits(fit_rows, lambda m, X: predict(m, X, data.task, data.n_classes),
                                      data, fold, data.X, config, n,
                                      derive_seed(seed, data.name, k, learner), 0, 1)
         chance = controls.chance_all(data.task, data.y[fold.test], data.n_classes)

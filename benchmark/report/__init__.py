@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .. import run_folder
 from . import checks as check_sections
 from . import context, page
 from .analysis import Analysis, analyse
@@ -32,7 +33,7 @@ def build_report(run_dir: Path) -> Path:
     run = load_run(Path(run_dir))
     a = analyse(run)
     html = render(a, page.draw(a))
-    path = run.dir / "index.html"
+    path = run.dir / run_folder.REPORT
     path.write_text(html, encoding="utf-8")
     return path
 

@@ -7,7 +7,6 @@ A run folder without ``checks.json`` (older runs, checks switched off) gets one 
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +14,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from .. import run_folder as folder
 from . import labels
 from .figures import _style
 from .page import _slug, embed
@@ -60,13 +60,12 @@ def toc(sections: list[tuple[str, str]], ctx: dict, before: str = "pairs") -> li
 
 
 def load(run_dir: Path) -> dict | None:
-    path = Path(run_dir) / "checks.json"
-    return json.loads(path.read_text()) if path.exists() else None
+    """The run's ``checks.json``, None when it has none."""
+    return folder.read_json(run_dir, folder.CHECKS)
 
 
 def _table(run_dir: Path, name: str) -> pd.DataFrame:
-    path = Path(run_dir) / name
-    return pd.read_parquet(path) if path.exists() else pd.DataFrame()
+    return folder.read_table(run_dir, name, pd.DataFrame())
 
 
 def context(run_dir: Path, datasets: list[str]) -> dict:
@@ -81,7 +80,7 @@ def context(run_dir: Path, datasets: list[str]) -> dict:
                           "set `checks: {enabled: false}`)."}
     per = checks["datasets"]
     names = [d for d in datasets if d in per] + [d for d in per if d not in datasets]
-    curve = _table(run_dir, "learning_curve.parquet")
+    curve = _table(run_dir, folder.LEARNING_CURVE)
     return {"available": True, "sections": SECTIONS, "columns": [t for _, t in SUMMARY],
             "summary": [_summary_row(d, per[d]) for d in names],
             "controls": [_controls(d, i, per[d]) for i, d in enumerate(names)],
@@ -93,7 +92,7 @@ def context(run_dir: Path, datasets: list[str]) -> dict:
                        if len(curve) and d in set(curve["dataset"])],
             "curve_on": bool(checks["settings"].get("learning_curve")),
             "drivers": [_drivers(d, i, per[d]) for i, d in enumerate(names)],
-            "failures": [_failures(d, per[d], _table(run_dir, "subgroups.parquet")) for d in names],
+            "failures": [_failures(d, per[d], _table(run_dir, folder.SUBGROUPS)) for d in names],
             "sensitive": checks.get("sensitive"),
             "settings": checks["settings"], "seconds": checks.get("seconds")}
 

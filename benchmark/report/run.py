@@ -1,20 +1,21 @@
-"""Reading a finished run folder: the manifest, the three long tables and the split sizes.
+"""Reading a finished run folder for the report: the manifest, the long tables and the split sizes.
 
 The report is built from these stored results alone; nothing here refits or writes.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from .. import run_folder as folder
 from ..errors import ConfigError, Problem
 
-CURVE_COLUMNS = ["dataset", "outer_fold", "learner", "family", "trial", "metric", "value"]
-FIT_COLUMNS = ["dataset", "outer_fold", "learner", "config", "fit_seconds", "error"]
+# The columns the report reads of curves.parquet and fits.parquet (results.py writes more).
+CURVE_COLUMNS_READ = ["dataset", "outer_fold", "learner", "family", "trial", "metric", "value"]
+FIT_COLUMNS_READ = ["dataset", "outer_fold", "learner", "config", "fit_seconds", "error"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -61,18 +62,15 @@ class Run:
 def load_run(run_dir: Path) -> Run:
     """Load a run folder or name every missing file at once (a user error, not a traceback)."""
     run_dir = Path(run_dir)
-    needed = ["manifest.json", "trials.parquet", "scores.parquet"]
-    missing = [n for n in needed if not (run_dir / n).exists()]
+    missing = folder.missing(run_dir)
     if missing:
-        raise ConfigError([Problem(str(run_dir / n), "a run folder needs this file to build a report",
+        raise ConfigError([Problem(str(path), "a run folder needs this file to build a report",
                                    fix="point at the folder `python -m benchmark run` wrote, or let "
-                                       "that run finish") for n in missing])
-    manifest = json.loads((run_dir / "manifest.json").read_text())
-    trials = pd.read_parquet(run_dir / "trials.parquet")
-    scores = pd.read_parquet(run_dir / "scores.parquet")
-    curves_path = run_dir / "curves.parquet"
-    curves = (pd.read_parquet(curves_path) if curves_path.exists()
-              else pd.DataFrame(columns=CURVE_COLUMNS))
+                                       "that run finish") for path in missing])
+    manifest = folder.read_json(run_dir, folder.MANIFEST, required=True)
+    trials = folder.read_table(run_dir, folder.TRIALS)
+    scores = folder.read_table(run_dir, folder.SCORES)
+    curves = folder.read_table(run_dir, folder.CURVES, pd.DataFrame(columns=CURVE_COLUMNS_READ))
     for frame in (trials, scores, curves):
         if "value" in frame:
             frame["value"] = pd.to_numeric(frame["value"], errors="coerce").astype(float)
@@ -85,14 +83,13 @@ def load_run(run_dir: Path) -> Run:
 def _fits(run_dir: Path, scores: pd.DataFrame) -> pd.DataFrame:
     """Outer-fit timings: ``fits.parquet`` when the run wrote one, else the ``fit_seconds``
     column that older runs kept in the scores table (repeated per metric, so deduplicated)."""
-    path = run_dir / "fits.parquet"
-    if path.exists():
-        fits = pd.read_parquet(path)
+    if (run_dir / folder.FITS).exists():
+        fits = folder.read_table(run_dir, folder.FITS)
     elif "fit_seconds" in scores:
         fits = scores.drop_duplicates(["dataset", "outer_fold", "learner", "config"])
     else:
-        return pd.DataFrame(columns=FIT_COLUMNS)
-    fits = fits.reindex(columns=FIT_COLUMNS)
+        return pd.DataFrame(columns=FIT_COLUMNS_READ)
+    fits = fits.reindex(columns=FIT_COLUMNS_READ)
     fits["fit_seconds"] = pd.to_numeric(fits["fit_seconds"], errors="coerce").astype(float)
     return fits
 
@@ -103,9 +100,9 @@ def _ratio(run_dir: Path, dataset: str, scores: pd.DataFrame, k: int | None = No
     Without a split file the k-fold value 1/(k-1) is the honest fallback, with k the folds per
     repeat (repeated cross-validation has more folds in its tables than in each split).
     """
-    path = run_dir / "splits" / f"{dataset}.json"
-    if path.exists():
-        folds = json.loads(path.read_text()).get("folds", [])
+    saved = folder.saved_split(run_dir, dataset)
+    if saved is not None:
+        folds = saved.get("folds", [])
         ratios = [len(f["test"]) / len(f["train"]) for f in folds if f.get("train")]
         if ratios:
             return float(np.mean(ratios))
