@@ -151,8 +151,7 @@ def new_manifest(plan: Plan, previous: dict | None, store_url: str, stored: int)
                      for n, d in plan.datasets.items()},
         "pairs": [list(p) for p in plan.pairs], "skipped": [list(s) for s in plan.skipped],
         # pairs whose learner has nothing to tune there: trial 0 only, "no hyper-parameters"
-        "no_hyperparameters": [list(p) for p in plan.pairs if plan.trials(*p) == 1
-                               and plan.study.budget.trials > 1],
+        "no_hyperparameters": [list(p) for p in plan.pairs if not plan.tunes(*p)],
         "seeds": "derived as sha256(study seed, dataset, fold, learner, trial): see benchmark.seeding",
     }
 

@@ -46,11 +46,15 @@ class Plan:
         n = self.study.splits.outer_folds * self.study.splits.repeats  # (repeat, fold) flattened
         return [Cell(d, k, l) for d, l in self.pairs for k in range(n)]
 
+    def tunes(self, dataset: str, learner: str) -> bool:
+        """Whether the learner has anything to tune on this dataset (``search.has_hyperparameters``)."""
+        space = cell_space(self.spaces[learner], learners.get(learner), self.datasets[dataset])
+        return has_hyperparameters(space)
+
     def trials(self, dataset: str, learner: str) -> int:
         """The pair's trials per cell: the budget, or 1 (trial 0, the library default) for a
-        learner with nothing to tune on this dataset (``search.has_hyperparameters``)."""
-        space = cell_space(self.spaces[learner], learners.get(learner), self.datasets[dataset])
-        return self.study.budget.trials if has_hyperparameters(space) else 1
+        learner with nothing to tune on this dataset."""
+        return self.study.budget.trials if self.tunes(dataset, learner) else 1
 
     def settings(self, dataset: str, threads: int, learner: str | None = None) -> CellSettings:
         """A cell's settings; ``learner`` sets its trial count (default: the study's budget)."""
