@@ -56,9 +56,10 @@ def configs(learner: str, count: int, seed: int, max_epochs: int | None) -> list
     return out
 
 
-def reference_fit(est, X, y, eval_set) -> None:
+def reference_fit(est, X, y, eval_set) -> int:
     """One configuration as every fit ran before populations: ``trainer.train`` on its own
-    module, dropout from torch's global generator (kept here only as the yardstick)."""
+    module, dropout from torch's global generator (kept here only as the yardstick). Returns
+    the epochs it trained."""
     from benchmark.nn.estimator import runtime
 
     seed = int(est.random_state or 0)
@@ -70,9 +71,9 @@ def reference_fit(est, X, y, eval_set) -> None:
         module.to(est.device_)
         gen = torch.Generator(device=est.device_).manual_seed((seed * 7919 + 1) % 2**63)
         try:
-            train(module, data.X, data.Y, est._config(), gen, data.Xv, data.Yv)
+            return train(module, data.X, data.Y, est._config(), gen, data.Xv, data.Yv).epochs_run
         except FloatingPointError:
-            pass
+            return 0
 
 
 def bench(learner: str, args) -> dict:
@@ -88,7 +89,8 @@ def bench(learner: str, args) -> dict:
         return est.set_params(device=args.device)
 
     fit_args = (X[tr], y[tr], (X[va], y[va]))
-    out = {"what": what, "ref": 0.0, "pop": {m: 0.0 for m in args.sizes}, "stack": {}}
+    out = {"what": what, "ref": 0.0, "pop": {m: 0.0 for m in args.sizes}, "stack": {},
+           "ref_epochs": 0, "epochs": {m: 0 for m in args.sizes}}
     build(0, cfgs[0]).fit(*fit_args)  # warm-up (first calls allocate and load kernels)
     for m in args.sizes:
         sizes = []
@@ -97,13 +99,14 @@ def bench(learner: str, args) -> dict:
             if m == args.sizes[0]:
                 t0 = time.process_time()
                 for i, c in chunk:
-                    reference_fit(build(i, c), *fit_args)
+                    out["ref_epochs"] += reference_fit(build(i, c), *fit_args)
                 out["ref"] += time.process_time() - t0
             models = [build(i, c) for i, c in chunk]
             t0 = time.process_time()
             fit_population(models, *fit_args)
             out["pop"][m] += time.process_time() - t0
             sizes += [getattr(e, "population_", 1) for e in models]
+            out["epochs"][m] += sum(getattr(e, "n_epochs_", 0) for e in models)
         out["stack"][m] = float(np.mean(sizes))
     return out
 
@@ -124,7 +127,9 @@ def main() -> None:
     print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     head = " ".join(f"{f'M={m}':>8}" for m in args.sizes)
     print(f"\nconfigurations per second ({args.configs} drawn from each learner's space; "
-          f"x: against the reference; stack: mean members per stack)")
+          f"x: against the reference; per epoch: the same ratio for epochs per second, which "
+          f"early stopping's chance (each trainer draws its own dropout) does not sway; "
+          f"stack: mean members per stack)")
     print(f"{'learner':<7} {'data':<22} {'reference':>9} {head}")
     for learner in args.learners:
         r = bench(learner, args)
@@ -132,8 +137,11 @@ def main() -> None:
         rates = " ".join(f"{n / r['pop'][m]:>8.2f}" for m in args.sizes)
         ratio = " ".join(f"{r['ref'] / r['pop'][m]:>7.2f}x" for m in args.sizes)
         stack = " ".join(f"{r['stack'][m]:>8.1f}" for m in args.sizes)
+        per_epoch = " ".join(f"{(r['epochs'][m] / r['pop'][m]) / (r['ref_epochs'] / r['ref']):>7.2f}x"
+                             for m in args.sizes)
         print(f"{learner:<7} {r['what']:<22} {n / r['ref']:>9.2f} {rates}")
         print(f"{'':<7} {'':<22} {'':>9} {ratio}")
+        print(f"{'':<7} {'per epoch':<22} {'':>9} {per_epoch}")
         print(f"{'':<7} {'stack':<22} {'':>9} {stack}", flush=True)
     print(f"load average after: {os.getloadavg()[0]:.2f}")
 
