@@ -17,6 +17,7 @@ from .errors import raise_if
 from .folder_policy import (check_folder, clean_after, folder_problems, new_manifest,
                             open_store, save_splits)
 from .planning import Plan, prepare
+from .records import Phase, RunStarted
 from .scheduling import LazySession, stream_cells
 from .store import Store, default_url
 
@@ -24,14 +25,15 @@ __all__ = ["Plan", "prepare", "check_folder", "execute"]
 
 
 def execute(plan: Plan, run_dir: Path, address: str | None = None, storage: str | None = None,
-            num_cpus: int | None = None, on_event: Callable[[dict], None] | None = None) -> dict:
+            num_cpus: int | None = None, on_event: Callable[[object], None] | None = None
+            ) -> dict:
     """Run (or resume) every unfinished cell; returns the final manifest.
 
     Nothing in ``run_dir`` is written until the run is known to be valid (``check_folder``),
-    and then only by the driver holding the folder's lock. ``on_event`` sees the progress:
-    ``start`` (trials to run per unfinished cell), each ``trial`` and ``outer`` (a cell done)
-    event, ``phase`` changes (``ray``, ``export``, ``checks``, ``done``) and ``check`` (the
-    checks' refits done, of all).
+    and then only by the driver holding the folder's lock. ``on_event`` sees the progress as
+    ``records``: ``RunStarted`` (trials to run per unfinished cell), each ``TrialEvent`` and
+    ``OuterEvent`` (a cell done), ``Phase`` changes (``ray``, ``export``, ``checks``, ``done``)
+    and ``ChecksProgress`` (the checks' refits done, of all).
     """
     run_dir, emit = Path(run_dir), on_event or (lambda event: None)
     store_url = storage or default_url(run_dir)
@@ -60,14 +62,14 @@ def execute(plan: Plan, run_dir: Path, address: str | None = None, storage: str 
 
 
 def _run(plan: Plan, run_dir: Path, store: Store, info: dict, address: str | None,
-         num_cpus: int | None, lock: manifest.FolderLock, emit: Callable[[dict], None]) -> None:
+         num_cpus: int | None, lock: manifest.FolderLock, emit: Callable[[object], None]
+         ) -> None:
     """The cells through Ray into the store, then the export and the checks' second phase."""
     done = store.done()
     todo = [c for c in plan.cells() if c.key not in done]
     stored = store.counts()
-    emit({"kind": "start", "cells": {c.key: max(0, plan.trials(c.dataset, c.learner)
-                                                - stored.get(c.key, 0)) for c in todo},
-          "cells_total": len(plan.cells())})
+    emit(RunStarted({c.key: max(0, plan.trials(c.dataset, c.learner) - stored.get(c.key, 0))
+                     for c in todo}, len(plan.cells())))
     with LazySession(plan, address, num_cpus, lock, emit) as ray_session:
         if todo:
             session, refs = ray_session.get()
@@ -78,11 +80,11 @@ def _run(plan: Plan, run_dir: Path, store: Store, info: dict, address: str | Non
             stream_cells(plan, store, todo, session, refs, emit)
         from . import results
 
-        emit({"kind": "phase", "name": "export"})
+        emit(Phase("export"))
         results.export(store, run_dir, plan.datasets)
-        emit({"kind": "phase", "name": "checks"})
+        emit(Phase("checks"))
         _run_checks(plan, run_dir, store, ray_session.run_refits)
-    emit({"kind": "phase", "name": "done"})
+    emit(Phase("done"))
 
 
 def _run_checks(plan: Plan, run_dir: Path, store: Store, run_jobs=None) -> None:

@@ -67,6 +67,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout, uninstalled
 from benchmark import learners, runner  # noqa: E402
 from benchmark.execution import Session  # noqa: E402
+from benchmark.records import OuterEvent, TrialEvent  # noqa: E402
 from benchmark.search import evaluate  # noqa: E402
 from benchmark.seeding import derive_seed  # noqa: E402
 
@@ -202,10 +203,9 @@ def _outer_seconds(run_dir: Path) -> tuple[float, float]:
     from benchmark.store import Store, default_url
 
     wall = cpu = 0.0
-    for study in Store(default_url(run_dir)).all_cells():
-        outer = study.user_attrs.get("outer") or {}
-        wall += float(outer.get("seconds") or 0.0)
-        cpu += float(outer.get("cpu_seconds") or 0.0)
+    for outer in Store(default_url(run_dir)).outer_evaluations():
+        wall += float(outer.seconds or 0.0)
+        cpu += float(outer.cpu_seconds or 0.0)
     return wall, cpu
 
 
@@ -324,7 +324,7 @@ def parallel_efficiency(cores: int) -> None:
     last = {}
 
     def on_event(event):
-        if event["kind"] in ("trial", "outer"):
+        if isinstance(event, (TrialEvent, OuterEvent)):
             last["t"] = time.perf_counter()
 
     t0 = time.perf_counter()

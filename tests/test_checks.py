@@ -368,10 +368,12 @@ def test_sensitive_run_leaves_no_rows_models_or_predictions(ray_local, tmp_path)
     names = {p.name for p in out.rglob("*") if p.is_file()}
     assert not {n for n in names if n.endswith((".pt", ".pkl", ".joblib", ".ubj", ".npy", ".npz"))}
     con = sqlite3.connect(out / "optuna.db")
-    attrs = [json.loads(v) for (v,) in con.execute(
-        "select value_json from study_user_attributes where key='outer'")]
+    tuned = con.execute("select count(*) from benchmark_outer where role = 'tuned'").fetchone()[0]
+    stored = con.execute("select count(*) from benchmark_predictions").fetchone()[0]
+    in_attrs = con.execute("select count(*) from study_user_attributes where key != 'cell'"
+                           ).fetchone()[0]
     con.close()
-    assert attrs and all("predictions" not in a.get("tuned", {}) for a in attrs)
+    assert tuned and stored == 0 and in_attrs == 0  # no predictions stored anywhere
     checks = json.loads((out / "checks.json").read_text())
     assert checks["sensitive"]["datasets"] == ["patients"]
     assert any("support vectors" in m for m in checks["sensitive"]["memorising"])

@@ -428,8 +428,8 @@ def test_threads_inside_a_cell_follow_cpus_per_trial(ray_local, tmp_path):
     study = write_study(tmp_path, [ds.name], ["logreg", "mlp"], trials=1,
                         extra="resources: {cpus_per_trial: 2}\n")
     execute(prepare(str(study)), tmp_path / "run")
-    seen = {s.user_attrs["cell"]["learner"]: s.user_attrs["outer"]["threads"]
-            for s in Store(default_url(tmp_path / "run")).all_cells()}
+    seen = {outer.cell.learner: outer.threads
+            for outer in Store(default_url(tmp_path / "run")).outer_evaluations()}
     assert set(seen) == {"logreg", "mlp"}
     for learner, threads in seen.items():
         assert threads["blas"] == [2] and set(threads["openmp"]) <= {2}, (learner, threads)
