@@ -11,7 +11,7 @@ from pathlib import Path
 
 from . import manifest, run_folder
 from .errors import ConfigError, Problem, raise_if
-from .execution import check_address, clean_leftovers, keep_session
+from .ray_session import check_address, clean_leftovers, keep_session
 from .planning import Plan
 from .store import STORE_FILE, Store, default_url, sqlite_file
 from .store import check as check_store
@@ -178,7 +178,7 @@ def open_store(url: str) -> Store:
 
 def clean_after(previous: dict) -> None:
     """What the folder's last driver left on this machine if it was killed: its embedded Ray's
-    processes and temp folder (``execution.clean_leftovers``; nothing else is touched)."""
+    processes and temp folder (``ray_session.clean_leftovers``; nothing else is touched)."""
     if previous.get("ended") or previous.get("host") != socket.gethostname():
         return
     clean_leftovers(previous.get("ray_temp_dir"), keep=keep_session())

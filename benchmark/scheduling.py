@@ -11,7 +11,7 @@ from contextlib import ExitStack
 from typing import Callable
 
 from . import learners, manifest
-from .execution import Job, Session, cluster_address
+from .ray_session import Job, Session, cluster_address
 from .planning import Plan
 from .records import Cell, ChecksProgress, OuterEvent, Phase, TrialEvent, TrialOutcome
 from .search import out_of_time

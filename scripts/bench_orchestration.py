@@ -66,7 +66,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout, uninstalled
 from benchmark import learners, runner  # noqa: E402
-from benchmark.execution import Session  # noqa: E402
+from benchmark.ray_session import Session  # noqa: E402
 from benchmark.records import OuterEvent, TrialEvent  # noqa: E402
 from benchmark.search import evaluate  # noqa: E402
 from benchmark.seeding import derive_seed  # noqa: E402
@@ -347,7 +347,7 @@ def parallel_efficiency(cores: int) -> None:
 
 
 def threads_report() -> None:
-    from benchmark.execution import probe_threads
+    from benchmark.ray_session import probe_threads
 
     for cpus in (1, 2):
         print(f"  cpus_per_trial={cpus}: {probe_threads(cpus)}")

@@ -314,7 +314,7 @@ def report_content(run_dir: Path) -> dict:
 EMBEDDED = """
 import os, sys
 sys.path.insert(0, {root!r})
-from benchmark.execution import Session
+from benchmark.ray_session import Session
 with Session(num_cpus=1):
     import ray
     from ray._raylet import AuthenticationMode, get_authentication_mode
@@ -419,7 +419,7 @@ def _children(root: int) -> set[int]:
 def test_threads_inside_a_cell_follow_cpus_per_trial(ray_local, tmp_path):
     """BLAS/OpenMP pools and torch's threads, as seen by the code running a cell in a Ray worker,
     equal ``resources.cpus_per_trial`` (each cell records them with its outer evaluation)."""
-    from benchmark.execution import probe_threads
+    from benchmark.ray_session import probe_threads
     from benchmark.runner import execute, prepare
     from benchmark.store import Store, default_url
     from helpers import write_csv_dataset, write_study
@@ -450,14 +450,14 @@ os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
 import ray
 ray.init(num_cpus=2, num_gpus=1, include_dashboard=False, _node_ip_address="127.0.0.1",
          log_to_driver=False, configure_logging=False)  # a logical GPU: torch still finds none
-from benchmark import execution
+from benchmark import ray_session
 from benchmark.runner import execute, prepare
 sizes = []
-windows = execution.Session._windows
+windows = ray_session.Session._windows
 def spy(self):
     sizes.append(windows(self))
     return sizes[-1]
-execution.Session._windows = spy
+ray_session.Session._windows = spy
 execute(prepare({study!r}), {out!r})
 print(json.dumps(sizes))
 """

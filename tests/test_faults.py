@@ -90,7 +90,7 @@ def test_out_of_memory_and_estimator_errors_are_failed_trials_shown_in_the_repor
 def test_check_refit_whose_worker_dies_is_rerun_then_reported(ray_local, tmp_path):
     """The checks' refits run as Ray tasks: a killed worker's job runs again; one that keeps
     dying gets ``on_lost``'s result and the others still come back, in order."""
-    from benchmark.execution import Session
+    from benchmark.ray_session import Session
 
     def work(marker: str | None) -> str:  # local, so Ray ships it by value
         import os

@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from benchmark.execution import clean_leftovers, processes_using
+from benchmark.ray_session import clean_leftovers, processes_using
 from helpers import (ROOT, cli, kill_session, snapshot, start_run, stored_trials, wait_until,
                      write_csv_dataset, write_study)
 
