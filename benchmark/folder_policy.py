@@ -9,7 +9,7 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
-from . import manifest, run_folder
+from . import run_folder, run_manifest
 from .errors import ConfigError, Problem, raise_if
 from .ray_session import check_address, clean_leftovers, keep_session
 from .planning import Plan
@@ -25,10 +25,10 @@ def check_folder(plan: Plan, run_dir: Path, storage: str | None = None,
     all; returns the folder's previous manifest (None for a new folder)."""
     run_dir = Path(run_dir)
     problems = check_address(address)
-    who = manifest.holder(run_dir)
+    who = run_manifest.holder(run_dir)
     if who is not None:  # the rest may be mid-change under the other driver
-        raise ConfigError(problems + [manifest.held(run_dir / manifest.LOCK, who)])
-    previous = manifest.read(run_dir)
+        raise ConfigError(problems + [run_manifest.held(run_dir / run_manifest.LOCK, who)])
+    previous = run_manifest.read(run_dir)
     raise_if(problems + folder_problems(plan, run_dir, storage or default_url(run_dir), previous))
     return previous
 
@@ -36,10 +36,10 @@ def check_folder(plan: Plan, run_dir: Path, storage: str | None = None,
 def folder_problems(plan: Plan, run_dir: Path, url: str, previous: dict | None) -> list[Problem]:
     """Why the folder (with ``previous``, its manifest) cannot take this run: unwritable files,
     another study, other inputs, another or a damaged store."""
-    files = [run_dir / manifest.MANIFEST, run_dir / manifest.LOCK]
+    files = [run_dir / run_manifest.MANIFEST, run_dir / run_manifest.LOCK]
     if (db := sqlite_file(url)) is not None:
         files += [db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")]
-    problems = manifest.writable_problems(run_dir, files)
+    problems = run_manifest.writable_problems(run_dir, files)
     if previous is None:
         return problems + check_store(url, None)
     study = _study_problems(plan, run_dir, previous)
@@ -51,12 +51,12 @@ def folder_problems(plan: Plan, run_dir: Path, url: str, previous: dict | None) 
 def _study_problems(plan: Plan, run_dir: Path, previous: dict) -> list[Problem]:
     """Another study's folder (other datasets, learners, seed, metric, budget or splits)."""
     config = plan.study.model_dump()
-    if previous.get("config_hash") == manifest.config_hash(config):
+    if previous.get("config_hash") == run_manifest.config_hash(config):
         return []
     changed = _changes(previous.get("config") or {}, config)
-    return [Problem(str(run_dir / manifest.MANIFEST), "a run folder resumes only the study that "
-                    "made it", "; ".join(changed[:8]) or "a different study", "rerun with the "
-                    "same study, trials and seed, or pass a new --out for the new settings")]
+    return [Problem(str(run_dir / run_manifest.MANIFEST), "a run folder resumes only the study "
+                    "that made it", "; ".join(changed[:8]) or "a different study", "rerun with "
+                    "the same study, trials and seed, or pass a new --out for the new settings")]
 
 
 def _changes(old: dict, new: dict, prefix: str = "") -> list[str]:
@@ -74,7 +74,7 @@ def _changes(old: dict, new: dict, prefix: str = "") -> list[str]:
 def _input_problems(plan: Plan, run_dir: Path, previous: dict) -> list[Problem]:
     """Data or split plans other than those the folder was made from: resuming would mix
     trials scored on two datasets (or index past the end of a shorter one)."""
-    where, problems = str(run_dir / manifest.MANIFEST), []
+    where, problems = str(run_dir / run_manifest.MANIFEST), []
     for name, ds in plan.datasets.items():
         old = (previous.get("datasets") or {}).get(name) or {}
         data = _data_change(old, plan.content_sha256(name), ds.sha256)
@@ -121,7 +121,7 @@ def _store_problems(run_dir: Path, url: str, previous: dict) -> list[Problem]:
         and url == default_url(run_dir)
     if not old or old == url or moved:
         return []
-    return [Problem(str(run_dir / manifest.MANIFEST), "a run folder resumes from the store its "
+    return [Problem(str(run_dir / run_manifest.MANIFEST), "a run folder resumes from the store its "
                     f"trials are in ({old})", url, f"pass --storage {old}, or a new --out")]
 
 
@@ -137,15 +137,15 @@ def new_manifest(plan: Plan, previous: dict | None, store_url: str, stored: int)
     driver recorded that must not change (when it started, the population)."""
     config = plan.study.model_dump()
     return {
-        "study": plan.study.name, "config": config, "config_hash": manifest.config_hash(config),
+        "study": plan.study.name, "config": config, "config_hash": run_manifest.config_hash(config),
         "seed": plan.study.seed, "storage": store_url,
-        "started": (previous or {}).get("started", manifest.now()), "status": "running",
+        "started": (previous or {}).get("started", run_manifest.now()), "status": "running",
         "trials_stored": stored,
         # deep trials trained together (final once Ray is up and knows the GPUs)
         "population": (previous or {}).get("population")
         or plan.study.resources.population_for(plan.gpus),
-        "versions": manifest.versions(), "git_commit": manifest.git_commit(),
-        "hardware": manifest.hardware(),
+        "versions": run_manifest.versions(), "git_commit": run_manifest.git_commit(),
+        "hardware": run_manifest.hardware(),
         "datasets": {n: {**d.profile(), "content_sha256": plan.content_sha256(n),
                          "metric": plan.metrics[n], "split_sha256": plan.splits[n].digest}
                      for n, d in plan.datasets.items()},

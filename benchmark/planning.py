@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import data as data_layer
-from . import learners, manifest, metrics
+from . import learners, metrics, run_manifest
 from .data.dataset import Dataset
 from .data.manifest import resolve as resolve_spec
 from .errors import ConfigError, Problem, raise_if
@@ -37,9 +37,9 @@ class Plan:
     gpus: bool = False  # whether deep trials get GPUs (known once Ray is up): the population's size
 
     def content_sha256(self, dataset: str) -> str:
-        """The dataset's content hash (``manifest.dataset_digest``), computed once."""
+        """The dataset's content hash (``run_manifest.dataset_digest``), computed once."""
         if dataset not in self._digests:
-            self._digests[dataset] = manifest.dataset_digest(self.datasets[dataset])
+            self._digests[dataset] = run_manifest.dataset_digest(self.datasets[dataset])
         return self._digests[dataset]
 
     def cells(self) -> list[Cell]:

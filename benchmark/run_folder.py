@@ -1,6 +1,6 @@
 """Every file of a run folder, named once, and how each is read and written.
 
-A run folder holds the manifest and lock (``manifest``), the Optuna store (``store``), the long
+A run folder holds the manifest and lock (``run_manifest``), the Optuna store (``store``), the long
 tables the results exporter writes (``results``), the split plans, the checks' output
 (``checks.phase``) and the report page. Modules that read or write these files go through the
 names and helpers here, so the folder's layout is written down in one place.
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 
-MANIFEST = "manifest.json"  # what the run was made from (benchmark.manifest)
-LOCK = "run.lock"  # one driver at a time (manifest.FolderLock)
+MANIFEST = "manifest.json"  # what the run was made from (benchmark.run_manifest)
+LOCK = "run.lock"  # one driver at a time (run_manifest.FolderLock)
 STORE = "optuna.db"  # every trial and outer evaluation (benchmark.store)
 TRIALS = "trials.parquet"  # one row per trial (benchmark.results)
 SCORES = "scores.parquet"  # one row per outer test score

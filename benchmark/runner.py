@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from . import manifest
+from . import run_manifest
 from .errors import raise_if
 from .folder_policy import (check_folder, clean_after, folder_problems, new_manifest,
                             open_store, save_splits)
@@ -38,31 +38,31 @@ def execute(plan: Plan, run_dir: Path, address: str | None = None, storage: str 
     run_dir, emit = Path(run_dir), on_event or (lambda event: None)
     store_url = storage or default_url(run_dir)
     check_folder(plan, run_dir, storage, address)
-    with manifest.FolderLock(run_dir) as lock:
-        previous = manifest.read(run_dir)  # again: it may have changed before the lock was ours
+    with run_manifest.FolderLock(run_dir) as lock:
+        previous = run_manifest.read(run_dir)  # again: it may have changed before the lock was ours
         raise_if(folder_problems(plan, run_dir, store_url, previous))
         clean_after(lock.previous)
-        lock.note(**manifest.driver_facts())
+        lock.note(**run_manifest.driver_facts())
         store = open_store(store_url)  # before the manifest: a manifest implies a store
         try:
             info = new_manifest(plan, previous, store_url, sum(store.counts().values()))
             save_splits(plan, run_dir)
-            manifest.write(run_dir / manifest.MANIFEST, info)
+            run_manifest.write(run_dir / run_manifest.MANIFEST, info)
             _run(plan, run_dir, store, info, address, num_cpus, lock, emit)
             # Trials that arrived again for a number already stored (never kept): 0 unless a
             # stored trial was run a second time, which resuming must never do.
-            info.update(status="complete", finished=manifest.now(),
+            info.update(status="complete", finished=run_manifest.now(),
                         trials_stored=sum(store.counts().values()),
                         trials_repeated=store.repeated)
         finally:
             store.close()
-        manifest.write(run_dir / manifest.MANIFEST, info)
-        lock.note(ended=manifest.now())
+        run_manifest.write(run_dir / run_manifest.MANIFEST, info)
+        lock.note(ended=run_manifest.now())
     return info
 
 
 def _run(plan: Plan, run_dir: Path, store: Store, info: dict, address: str | None,
-         num_cpus: int | None, lock: manifest.FolderLock, emit: Callable[[object], None]
+         num_cpus: int | None, lock: run_manifest.FolderLock, emit: Callable[[object], None]
          ) -> None:
     """The cells through Ray into the store, then the export and the checks' second phase."""
     done = store.done()

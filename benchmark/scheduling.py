@@ -10,7 +10,7 @@ from __future__ import annotations
 from contextlib import ExitStack
 from typing import Callable
 
-from . import learners, manifest
+from . import learners, run_manifest
 from .ray_session import Job, Session, cluster_address
 from .planning import Plan
 from .records import Cell, ChecksProgress, OuterEvent, Phase, TrialEvent, TrialOutcome
@@ -63,7 +63,7 @@ class LazySession:
     cells and checks are all done never starts Ray), with the datasets put once."""
 
     def __init__(self, plan: Plan, address: str | None, num_cpus: int | None,
-                 lock: manifest.FolderLock, emit: Callable[[object], None]):
+                 lock: run_manifest.FolderLock, emit: Callable[[object], None]):
         self.plan, self.address, self.num_cpus = plan, address, num_cpus
         self.lock, self.emit = lock, emit
         self._stack = ExitStack()
