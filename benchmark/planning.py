@@ -13,7 +13,7 @@ from typing import Callable
 from . import data as data_layer
 from . import learners, metrics, run_manifest
 from .data.dataset import Dataset
-from .data.manifest import resolve as resolve_spec
+from .data.spec_file import resolve as resolve_spec
 from .errors import ConfigError, Problem, raise_if
 from .records import Cell
 from .search import CellSettings, cell_space, has_hyperparameters
