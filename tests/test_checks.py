@@ -162,7 +162,7 @@ def test_study_checks_section_is_validated(tmp_path):
 
 
 def test_report_without_checks_says_so(tmp_path):
-    from benchmark.report import checks as report_checks
+    from benchmark.report import check_sections as report_checks
 
     ctx = report_checks.context(tmp_path, ["x"])
     assert not ctx["available"] and "checks.json" in ctx["reason"]
@@ -606,7 +606,7 @@ def test_report_gives_every_finding_an_anchor(tmp_path):
     the summary table links to it (the verdict box links there too)."""
     from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-    from benchmark.report import checks as report_checks
+    from benchmark.report import check_sections as report_checks
 
     datasets = {}
     for path in (write_leaky(tmp_path), write_clean(tmp_path)):
