@@ -12,12 +12,12 @@ from pathlib import Path
 from . import run_folder, run_manifest
 from .errors import ConfigError, Problem, raise_if
 from .ray_session import check_address, clean_leftovers, keep_session
-from .planning import Plan
+from .planning import StudyPlan
 from .store import STORE_FILE, Store, default_url, sqlite_file
 from .store import check as check_store
 
 
-def check_folder(plan: Plan, run_dir: Path, storage: str | None = None,
+def check_folder(plan: StudyPlan, run_dir: Path, storage: str | None = None,
                  address: str | None = None) -> dict | None:
     """Every reason the run folder would refuse this run, found without writing anything (not
     even the folder): another driver in it, an unreachable cluster, a read-only folder, another
@@ -33,7 +33,8 @@ def check_folder(plan: Plan, run_dir: Path, storage: str | None = None,
     return previous
 
 
-def folder_problems(plan: Plan, run_dir: Path, url: str, previous: dict | None) -> list[Problem]:
+def folder_problems(plan: StudyPlan, run_dir: Path, url: str, previous: dict | None
+                    ) -> list[Problem]:
     """Why the folder (with ``previous``, its manifest) cannot take this run: unwritable files,
     another study, other inputs, another or a damaged store."""
     files = [run_dir / run_manifest.MANIFEST, run_dir / run_manifest.LOCK]
@@ -48,7 +49,7 @@ def folder_problems(plan: Plan, run_dir: Path, url: str, previous: dict | None) 
     return problems + study + inputs + (where or check_store(url, _recorded(previous)))
 
 
-def _study_problems(plan: Plan, run_dir: Path, previous: dict) -> list[Problem]:
+def _study_problems(plan: StudyPlan, run_dir: Path, previous: dict) -> list[Problem]:
     """Another study's folder (other datasets, learners, seed, metric, budget or splits)."""
     config = plan.study.model_dump()
     if previous.get("config_hash") == run_manifest.config_hash(config):
@@ -71,7 +72,7 @@ def _changes(old: dict, new: dict, prefix: str = "") -> list[str]:
     return out
 
 
-def _input_problems(plan: Plan, run_dir: Path, previous: dict) -> list[Problem]:
+def _input_problems(plan: StudyPlan, run_dir: Path, previous: dict) -> list[Problem]:
     """Data or split plans other than those the folder was made from: resuming would mix
     trials scored on two datasets (or index past the end of a shorter one)."""
     where, problems = str(run_dir / run_manifest.MANIFEST), []
@@ -132,7 +133,7 @@ def _recorded(previous: dict) -> int:
     return 1 if previous.get("status") == "complete" else 0
 
 
-def new_manifest(plan: Plan, previous: dict | None, store_url: str, stored: int) -> dict:
+def new_manifest(plan: StudyPlan, previous: dict | None, store_url: str, stored: int) -> dict:
     """The manifest a run writes as it starts (``status: running``), keeping what a previous
     driver recorded that must not change (when it started, the population)."""
     config = plan.study.model_dump()
@@ -156,7 +157,7 @@ def new_manifest(plan: Plan, previous: dict | None, store_url: str, stored: int)
     }
 
 
-def save_splits(plan: Plan, run_dir: Path) -> None:
+def save_splits(plan: StudyPlan, run_dir: Path) -> None:
     """Each dataset's split plan, written where it is missing or not this plan."""
     (run_dir / run_folder.SPLITS).mkdir(parents=True, exist_ok=True)
     for name, sp in plan.splits.items():

@@ -16,15 +16,15 @@ from . import run_manifest
 from .errors import raise_if
 from .folder_policy import (check_folder, clean_after, folder_problems, new_manifest,
                             open_store, save_splits)
-from .planning import Plan, prepare
+from .planning import StudyPlan, prepare
 from .records import Phase, RunStarted
 from .scheduling import LazySession, stream_cells
 from .store import Store, default_url
 
-__all__ = ["Plan", "prepare", "check_folder", "execute"]
+__all__ = ["StudyPlan", "prepare", "check_folder", "execute"]
 
 
-def execute(plan: Plan, run_dir: Path, address: str | None = None, storage: str | None = None,
+def execute(plan: StudyPlan, run_dir: Path, address: str | None = None, storage: str | None = None,
             num_cpus: int | None = None, on_event: Callable[[object], None] | None = None
             ) -> dict:
     """Run (or resume) every unfinished cell; returns the final manifest.
@@ -61,7 +61,7 @@ def execute(plan: Plan, run_dir: Path, address: str | None = None, storage: str 
     return info
 
 
-def _run(plan: Plan, run_dir: Path, store: Store, info: dict, address: str | None,
+def _run(plan: StudyPlan, run_dir: Path, store: Store, info: dict, address: str | None,
          num_cpus: int | None, lock: run_manifest.FolderLock, emit: Callable[[object], None]
          ) -> None:
     """The cells through Ray into the store, then the export and the checks' second phase."""
@@ -87,7 +87,7 @@ def _run(plan: Plan, run_dir: Path, store: Store, info: dict, address: str | Non
     emit(Phase("done"))
 
 
-def _run_checks(plan: Plan, run_dir: Path, store: Store, run_jobs=None) -> None:
+def _run_checks(plan: StudyPlan, run_dir: Path, store: Store, run_jobs=None) -> None:
     """The checks' second phase (benchmark.checks): needs every cell's scores, writes checks.json."""
     from . import checks
 

@@ -12,7 +12,7 @@ from typing import Callable
 
 from . import learners, run_manifest
 from .ray_session import Job, Session, cluster_address
-from .planning import Plan
+from .planning import StudyPlan
 from .records import Cell, ChecksProgress, OuterEvent, Phase, TrialEvent, TrialOutcome
 from .search import out_of_time
 from .store import Store
@@ -24,7 +24,7 @@ def heavy_first(deep: bool, data) -> tuple:
     return (not deep, -data.X.size)
 
 
-def make_job(plan: Plan, store: Store, cell: Cell, refs: dict, threads: int, attempt: int = 0
+def make_job(plan: StudyPlan, store: Store, cell: Cell, refs: dict, threads: int, attempt: int = 0
              ) -> Job:
     """The cell's task, resuming from its stored trials."""
     history = store.history(cell, plan.direction(cell.dataset))
@@ -34,7 +34,7 @@ def make_job(plan: Plan, store: Store, cell: Cell, refs: dict, threads: int, att
                deep=learners.get(cell.learner).FAMILY == "deep", attempt=attempt, at=len(history))
 
 
-def stream_cells(plan: Plan, store: Store, todo: list[Cell], session: Session, refs: dict,
+def stream_cells(plan: StudyPlan, store: Store, todo: list[Cell], session: Session, refs: dict,
                  emit: Callable[[object], None]) -> None:
     """Every unfinished cell as a Ray task, each finished trial stored as it arrives."""
     res = plan.study.resources
@@ -62,7 +62,7 @@ class LazySession:
     """The run's Ray session, started the first time something needs it (a resumed run whose
     cells and checks are all done never starts Ray), with the datasets put once."""
 
-    def __init__(self, plan: Plan, address: str | None, num_cpus: int | None,
+    def __init__(self, plan: StudyPlan, address: str | None, num_cpus: int | None,
                  lock: run_manifest.FolderLock, emit: Callable[[object], None]):
         self.plan, self.address, self.num_cpus = plan, address, num_cpus
         self.lock, self.emit = lock, emit
@@ -112,7 +112,7 @@ class LazySession:
         return results
 
 
-def after_crash(plan: Plan, store: Store, job: Job, exc: Exception, refs: dict,
+def after_crash(plan: StudyPlan, store: Store, job: Job, exc: Exception, refs: dict,
                 emit: Callable[[object], None]) -> Job | None:
     """A cell's task failed outside any trial: its worker or node died, or the code around the
     trials raised. Resubmit the cell from the store, so finished trials never run again and the
