@@ -1,12 +1,12 @@
-"""The run folder's tables, exported from the store: one long table each.
+"""The run folder's tables, exported from the store's records: one long table each.
 
-``trials.parquet``: one row per trial (dataset, outer_fold, learner, family, trial, state, params
-as JSON, value, seconds, epochs, error, node_id); a deep trial trained in a population carries its
-share of the population's seconds and the epochs it trained. ``scores.parquet``: one row per
-dataset x outer_fold x learner x config (default|tuned) x metric, with the value. Failed trials
-stay as rows. ``controls.parquet`` (shuffled-label controls) and ``predictions.parquet``
-(per-example outer test predictions of the tuned configurations, never for a sensitive dataset)
-feed ``benchmark.checks``.
+``trials.parquet``: one row per trial (dataset, outer_fold, learner, family, trial, state, config:
+the full configuration as JSON, value, seconds, epochs, error, node_id, split_sha256); a deep trial
+trained in a population carries its share of the population's seconds and the epochs it trained.
+``scores.parquet``: one row per dataset x outer_fold x learner x config (default|tuned) x metric,
+with the value. Failed trials stay as rows. ``controls.parquet`` (shuffled-label controls) and
+``predictions.parquet`` (per-example outer test predictions of the tuned configurations, never
+for a sensitive dataset) feed ``benchmark.checks``. The columns are ``run_folder``'s.
 """
 from __future__ import annotations
 
@@ -18,17 +18,11 @@ import pandas as pd
 from . import learners
 from . import run_folder as folder
 from .records import Cell, StoredCell
+from .run_folder import (CURVE_COLUMNS, FIT_COLUMNS, PREDICTION_COLUMNS, SCORE_COLUMNS,
+                         TRIAL_COLUMNS)
 from .store import Store
 
-TRIAL_COLUMNS = ["dataset", "outer_fold", "learner", "family", "trial", "state", "params", "value",
-                 "seconds", "epochs", "error", "node_id", "split_sha256"]
-SCORE_COLUMNS = ["dataset", "outer_fold", "learner", "family", "config", "metric", "value",
-                 "trial", "error"]
-PREDICTION_COLUMNS = ["dataset", "outer_fold", "learner", "family", "row", "output", "value"]
 LABEL_COLUMNS = ["class", "truth"]  # added when the datasets are at hand (``export``)
-FIT_COLUMNS = ["dataset", "outer_fold", "learner", "family", "config", "trial", "fit_seconds",
-               "error"]
-CURVE_COLUMNS = ["dataset", "outer_fold", "learner", "family", "trial", "metric", "value"]
 
 
 def family(learner: str) -> str:
@@ -43,7 +37,7 @@ def _key(cell: Cell) -> dict:
 
 def trials_frame(cells: list[StoredCell]) -> pd.DataFrame:
     rows = [{**_key(c.cell), "trial": t.number, "state": t.state,
-             "params": json.dumps(t.config, sort_keys=True), "value": t.value,
+             "config": json.dumps(t.config, sort_keys=True), "value": t.value,
              "seconds": t.seconds, "epochs": t.epochs, "error": t.error,
              "node_id": t.where.node_id, "split_sha256": t.split_sha256}
             for c in cells for t in c.trials]

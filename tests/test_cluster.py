@@ -286,7 +286,7 @@ def test_cluster_run_scores_equal_a_local_run(cluster_run, ray_local, tmp_path):
                                   pd.read_parquet(folder / "cluster_run" / "scores.parquet"))
     cluster = pd.read_parquet(folder / "cluster_run" / "trials.parquet")
     mine = pd.read_parquet(local / "trials.parquet")
-    keys = ["dataset", "outer_fold", "learner", "trial", "state", "params", "value"]
+    keys = ["dataset", "outer_fold", "learner", "trial", "state", "config", "value"]
     pd.testing.assert_frame_equal(mine[keys], cluster[keys])  # the same trials, trial for trial
     assert (folder / "cluster_run" / "index.html").exists()
     assert report_content(folder / "cluster_run") == report_content(local)  # the same report
