@@ -1,9 +1,10 @@
 """Every file of a run folder, named once, and how each is read and written.
 
-A run folder holds the manifest and lock (``run_manifest``), the Optuna store (``store``), the long
-tables the results exporter writes (``results``), the split plans, the checks' output
-(``checks.phase``) and the report page. Modules that read or write these files go through the
-names and helpers here, so the folder's layout is written down in one place.
+A run folder holds the manifest and lock (``run_manifest``), the store (``store``: Optuna's
+tables and its own), the long tables the results exporter writes (``results``; their columns are
+defined here), the split plans, the checks' output (``checks.phase``) and the report page.
+Modules that read or write these files go through the names and helpers here, so the folder's
+layout is written down in one place; ``read_table`` reads an older run's column names as today's.
 """
 from __future__ import annotations
 
