@@ -146,3 +146,13 @@ def test_a_sensitive_cell_stores_no_predictions(tmp_path):
     with sqlite3.connect(tmp_path / "optuna.db") as con:
         assert con.execute("select count(*) from benchmark_predictions").fetchone()[0] == 0
     assert Store(url).cells()[0].outer.predictions is None
+
+
+def test_a_study_listed_without_its_private_id_is_found_by_name(tmp_path):
+    """Optuna's listed studies keep their id in a private attribute; without it, the store asks
+    by name (the public way) and reads the same cells."""
+    store = Store(f"sqlite:///{tmp_path}/optuna.db")
+    store.record(_trials() + [_outer()], lambda c: "maximize")
+    listed = store.storage.get_all_studies()[0]
+    assert store_module._study_id(store.storage, SimpleNamespace(study_name=listed.study_name)
+                                  ) == store_module._study_id(store.storage, listed)
