@@ -9,15 +9,15 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
-from . import manifest, run_folder
+from . import run_folder, run_manifest
 from .errors import ConfigError, Problem, raise_if
-from .execution import check_address, clean_leftovers, keep_session
-from .planning import Plan
+from .ray_session import check_address, clean_leftovers, keep_session
+from .planning import StudyPlan
 from .store import STORE_FILE, Store, default_url, sqlite_file
 from .store import check as check_store
 
 
-def check_folder(plan: Plan, run_dir: Path, storage: str | None = None,
+def check_folder(plan: StudyPlan, run_dir: Path, storage: str | None = None,
                  address: str | None = None) -> dict | None:
     """Every reason the run folder would refuse this run, found without writing anything (not
     even the folder): another driver in it, an unreachable cluster, a read-only folder, another
@@ -25,21 +25,22 @@ def check_folder(plan: Plan, run_dir: Path, storage: str | None = None,
     all; returns the folder's previous manifest (None for a new folder)."""
     run_dir = Path(run_dir)
     problems = check_address(address)
-    who = manifest.holder(run_dir)
+    who = run_manifest.holder(run_dir)
     if who is not None:  # the rest may be mid-change under the other driver
-        raise ConfigError(problems + [manifest.held(run_dir / manifest.LOCK, who)])
-    previous = manifest.read(run_dir)
+        raise ConfigError(problems + [run_manifest.held(run_dir / run_manifest.LOCK, who)])
+    previous = run_manifest.read(run_dir)
     raise_if(problems + folder_problems(plan, run_dir, storage or default_url(run_dir), previous))
     return previous
 
 
-def folder_problems(plan: Plan, run_dir: Path, url: str, previous: dict | None) -> list[Problem]:
+def folder_problems(plan: StudyPlan, run_dir: Path, url: str, previous: dict | None
+                    ) -> list[Problem]:
     """Why the folder (with ``previous``, its manifest) cannot take this run: unwritable files,
     another study, other inputs, another or a damaged store."""
-    files = [run_dir / manifest.MANIFEST, run_dir / manifest.LOCK]
+    files = [run_dir / run_manifest.MANIFEST, run_dir / run_manifest.LOCK]
     if (db := sqlite_file(url)) is not None:
         files += [db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")]
-    problems = manifest.writable_problems(run_dir, files)
+    problems = run_manifest.writable_problems(run_dir, files)
     if previous is None:
         return problems + check_store(url, None)
     study = _study_problems(plan, run_dir, previous)
@@ -48,15 +49,15 @@ def folder_problems(plan: Plan, run_dir: Path, url: str, previous: dict | None) 
     return problems + study + inputs + (where or check_store(url, _recorded(previous)))
 
 
-def _study_problems(plan: Plan, run_dir: Path, previous: dict) -> list[Problem]:
+def _study_problems(plan: StudyPlan, run_dir: Path, previous: dict) -> list[Problem]:
     """Another study's folder (other datasets, learners, seed, metric, budget or splits)."""
     config = plan.study.model_dump()
-    if previous.get("config_hash") == manifest.config_hash(config):
+    if previous.get("config_hash") == run_manifest.config_hash(config):
         return []
     changed = _changes(previous.get("config") or {}, config)
-    return [Problem(str(run_dir / manifest.MANIFEST), "a run folder resumes only the study that "
-                    "made it", "; ".join(changed[:8]) or "a different study", "rerun with the "
-                    "same study, trials and seed, or pass a new --out for the new settings")]
+    return [Problem(str(run_dir / run_manifest.MANIFEST), "a run folder resumes only the study "
+                    "that made it", "; ".join(changed[:8]) or "a different study", "rerun with "
+                    "the same study, trials and seed, or pass a new --out for the new settings")]
 
 
 def _changes(old: dict, new: dict, prefix: str = "") -> list[str]:
@@ -71,10 +72,10 @@ def _changes(old: dict, new: dict, prefix: str = "") -> list[str]:
     return out
 
 
-def _input_problems(plan: Plan, run_dir: Path, previous: dict) -> list[Problem]:
+def _input_problems(plan: StudyPlan, run_dir: Path, previous: dict) -> list[Problem]:
     """Data or split plans other than those the folder was made from: resuming would mix
     trials scored on two datasets (or index past the end of a shorter one)."""
-    where, problems = str(run_dir / manifest.MANIFEST), []
+    where, problems = str(run_dir / run_manifest.MANIFEST), []
     for name, ds in plan.datasets.items():
         old = (previous.get("datasets") or {}).get(name) or {}
         data = _data_change(old, plan.content_sha256(name), ds.sha256)
@@ -121,7 +122,7 @@ def _store_problems(run_dir: Path, url: str, previous: dict) -> list[Problem]:
         and url == default_url(run_dir)
     if not old or old == url or moved:
         return []
-    return [Problem(str(run_dir / manifest.MANIFEST), "a run folder resumes from the store its "
+    return [Problem(str(run_dir / run_manifest.MANIFEST), "a run folder resumes from the store its "
                     f"trials are in ({old})", url, f"pass --storage {old}, or a new --out")]
 
 
@@ -132,20 +133,20 @@ def _recorded(previous: dict) -> int:
     return 1 if previous.get("status") == "complete" else 0
 
 
-def new_manifest(plan: Plan, previous: dict | None, store_url: str, stored: int) -> dict:
+def new_manifest(plan: StudyPlan, previous: dict | None, store_url: str, stored: int) -> dict:
     """The manifest a run writes as it starts (``status: running``), keeping what a previous
     driver recorded that must not change (when it started, the population)."""
     config = plan.study.model_dump()
     return {
-        "study": plan.study.name, "config": config, "config_hash": manifest.config_hash(config),
+        "study": plan.study.name, "config": config, "config_hash": run_manifest.config_hash(config),
         "seed": plan.study.seed, "storage": store_url,
-        "started": (previous or {}).get("started", manifest.now()), "status": "running",
+        "started": (previous or {}).get("started", run_manifest.now()), "status": "running",
         "trials_stored": stored,
         # deep trials trained together (final once Ray is up and knows the GPUs)
         "population": (previous or {}).get("population")
         or plan.study.resources.population_for(plan.gpus),
-        "versions": manifest.versions(), "git_commit": manifest.git_commit(),
-        "hardware": manifest.hardware(),
+        "versions": run_manifest.versions(), "git_commit": run_manifest.git_commit(),
+        "hardware": run_manifest.hardware(),
         "datasets": {n: {**d.profile(), "content_sha256": plan.content_sha256(n),
                          "metric": plan.metrics[n], "split_sha256": plan.splits[n].digest}
                      for n, d in plan.datasets.items()},
@@ -156,7 +157,7 @@ def new_manifest(plan: Plan, previous: dict | None, store_url: str, stored: int)
     }
 
 
-def save_splits(plan: Plan, run_dir: Path) -> None:
+def save_splits(plan: StudyPlan, run_dir: Path) -> None:
     """Each dataset's split plan, written where it is missing or not this plan."""
     (run_dir / run_folder.SPLITS).mkdir(parents=True, exist_ok=True)
     for name, sp in plan.splits.items():
@@ -178,7 +179,7 @@ def open_store(url: str) -> Store:
 
 def clean_after(previous: dict) -> None:
     """What the folder's last driver left on this machine if it was killed: its embedded Ray's
-    processes and temp folder (``execution.clean_leftovers``; nothing else is touched)."""
+    processes and temp folder (``ray_session.clean_leftovers``; nothing else is touched)."""
     if previous.get("ended") or previous.get("host") != socket.gethostname():
         return
     clean_leftovers(previous.get("ray_temp_dir"), keep=keep_session())

@@ -1,8 +1,10 @@
-"""Validation and planning: a study file in, a ``Plan`` out, every problem found before compute.
+"""Validation and planning: a study file in, a ``StudyPlan`` out, every problem found before
+compute.
 
 ``prepare`` reads the study, its dataset and search-space files, loads the data and makes each
-dataset's split plan; it raises one ConfigError naming every problem. The ``Plan`` answers what
-the run needs to know: its cells, each pair's trial count, each cell's settings.
+dataset's split plan (``splits.SplitPlan``); it raises one ConfigError naming every problem. The
+``StudyPlan`` answers what the run needs to know: its cells, each pair's trial count, each cell's
+settings.
 """
 from __future__ import annotations
 
@@ -11,9 +13,9 @@ from pathlib import Path
 from typing import Callable
 
 from . import data as data_layer
-from . import learners, manifest, metrics
+from . import learners, metrics, run_manifest
 from .data.dataset import Dataset
-from .data.manifest import resolve as resolve_spec
+from .data.spec_file import resolve as resolve_spec
 from .errors import ConfigError, Problem, raise_if
 from .records import Cell
 from .search import CellSettings, cell_space, has_hyperparameters
@@ -23,7 +25,7 @@ from .study import StudySpec, check_names, dataset_ref, read_study, space_file
 
 
 @dataclass
-class Plan:
+class StudyPlan:
     """A validated study, ready to run: its data loaded, spaces read, metrics chosen, splits made."""
 
     study: StudySpec
@@ -37,9 +39,9 @@ class Plan:
     gpus: bool = False  # whether deep trials get GPUs (known once Ray is up): the population's size
 
     def content_sha256(self, dataset: str) -> str:
-        """The dataset's content hash (``manifest.dataset_digest``), computed once."""
+        """The dataset's content hash (``run_manifest.dataset_digest``), computed once."""
         if dataset not in self._digests:
-            self._digests[dataset] = manifest.dataset_digest(self.datasets[dataset])
+            self._digests[dataset] = run_manifest.dataset_digest(self.datasets[dataset])
         return self._digests[dataset]
 
     def cells(self) -> list[Cell]:
@@ -77,7 +79,7 @@ def _collect(problems: list[Problem], fn: Callable, *args):
         return None
 
 
-def prepare(study_ref: str, trials: int | None = None, seed: int | None = None) -> Plan:
+def prepare(study_ref: str, trials: int | None = None, seed: int | None = None) -> StudyPlan:
     """Read and check the study, load its data and plan its splits; one ConfigError with every
     problem, before any compute is spent."""
     study, problems = read_study(study_ref, trials=trials, seed=seed)
@@ -110,7 +112,7 @@ def prepare(study_ref: str, trials: int | None = None, seed: int | None = None) 
     plans = {n: p for n, d in datasets.items()
              if (p := _collect(problems, _plan, study, d)) is not None}
     raise_if(problems)
-    return Plan(study, datasets, spaces, chosen, plans, pairs, skipped)
+    return StudyPlan(study, datasets, spaces, chosen, plans, pairs, skipped)
 
 
 def _load_spec(study: StudySpec, i: int, name: str):

@@ -1,4 +1,5 @@
-"""What a run is doing, from the runner's events: trials, cells and checks counted apart.
+"""What a run is doing, from the runner's events (``records``): trials, cells and checks
+counted apart.
 
 On a terminal a live bar (rich) with an ETA; anywhere else (a cluster job's log, nohup, a pipe)
 a bar would print nothing useful, so one plain line per ``every`` finished trials, per phase and
@@ -14,6 +15,8 @@ from rich.console import Console
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
                            TimeRemainingColumn)
 
+from .records import ChecksProgress, OuterEvent, Phase, RunStarted, TrialEvent
+
 LOG_LINES = 20  # lines of trial counts in a whole run when --log-every is not given
 
 
@@ -27,26 +30,27 @@ class Counts:
         self._planned: dict[str, int] = {}  # cell key -> trials still to run at the start
         self._seen: dict[str, int] = {}
 
-    def start(self, event: dict) -> None:
-        self._planned = dict(event["cells"])
+    def start(self, event: RunStarted) -> None:
+        self._planned = dict(event.cells)
         self.trials_total = sum(self._planned.values())
         self.cells_total = len(self._planned)
-        self.cells_before = event.get("cells_total", self.cells_total) - self.cells_total
+        total = self.cells_total if event.cells_total is None else event.cells_total
+        self.cells_before = total - self.cells_total
 
-    def trial(self, event: dict) -> None:
-        key = event["cell"].key
+    def trial(self, event: TrialEvent) -> None:
+        key = event.cell.key
         self._seen[key] = self._seen.get(key, 0) + 1
         self.trials += 1
-        self.failed += event.get("state") == "FAIL"
+        self.failed += event.state == "FAIL"
 
-    def outer(self, event: dict) -> None:
+    def outer(self, event: OuterEvent) -> None:
         """A cell is done: trials it did not run (a ``budget.seconds`` cap) leave the total."""
-        key = event["cell"].key
+        key = event.cell.key
         self.cells += 1
         self.trials_total -= max(0, self._planned.get(key, 0) - self._seen.get(key, 0))
 
-    def check(self, event: dict) -> None:
-        self.checks, self.checks_total = event["done"], event["total"]
+    def check(self, event: ChecksProgress) -> None:
+        self.checks, self.checks_total = event.done, event.total
 
 
 class RunProgress:
@@ -73,37 +77,38 @@ class RunProgress:
         if self._bar is not None:
             self._bar.stop()
 
-    def update(self, event: dict) -> None:
-        kind, c = event["kind"], self.counts
-        if kind == "start":
+    def update(self, event) -> None:
+        """Count one of the runner's events and show it."""
+        c = self.counts
+        if isinstance(event, RunStarted):
             c.start(event)
             self.every = self.every or max(1, c.trials_total // LOG_LINES)
             if self.live:
                 self._bar = _Bar(self.name, c, self.stream)
             self._line(f"{c.cells_total} cells to run ({c.cells_before} done before), "
                        f"{c.trials_total} trials")
-        elif kind == "trial":
+        elif isinstance(event, TrialEvent):
             c.trial(event)
             if c.trials % self.every == 0 or c.trials == c.trials_total:
                 self._line(self._trials())
-        elif kind == "outer":
+        elif isinstance(event, OuterEvent):
             c.outer(event)
-        elif kind == "check":
+        elif isinstance(event, ChecksProgress):
             c.check(event)
             step = max(1, c.checks_total // 10)
             if c.checks != self._checks_logged and (c.checks % step == 0
                                                     or c.checks == c.checks_total):
                 self._checks_logged = c.checks
                 self._line(f"checks: {c.checks}/{c.checks_total} refits")
-        elif kind == "phase":
-            self._phase(event["name"], event)
+        elif isinstance(event, Phase):
+            self._phase(event)
         if self._bar is not None:
-            self._bar.show(event.get("cell"))
+            self._bar.show(getattr(event, "cell", None))
 
-    def _phase(self, name: str, event: dict) -> None:
-        c = self.counts
+    def _phase(self, event: Phase) -> None:
+        c, name = self.counts, event.name
         if name == "ray":
-            where = event.get("address")
+            where = event.address
             self._line(f"joining the Ray cluster at {where}" if where else
                        "starting an embedded Ray on 127.0.0.1")
         elif name == "export":

@@ -1,12 +1,12 @@
-"""The run folder's tables, exported from the store: one long table each.
+"""The run folder's tables, exported from the store's records: one long table each.
 
-``trials.parquet``: one row per trial (dataset, outer_fold, learner, family, trial, state, params
-as JSON, value, seconds, epochs, error, node_id); a deep trial trained in a population carries its
-share of the population's seconds and the epochs it trained. ``scores.parquet``: one row per
-dataset x outer_fold x learner x config (default|tuned) x metric, with the value. Failed trials
-stay as rows. ``controls.parquet`` (shuffled-label controls) and ``predictions.parquet``
-(per-example outer test predictions of the tuned configurations, never for a sensitive dataset)
-feed ``benchmark.checks``.
+``trials.parquet``: one row per trial (dataset, outer_fold, learner, family, trial, state, config:
+the full configuration as JSON, value, seconds, epochs, error, node_id, split_sha256); a deep trial
+trained in a population carries its share of the population's seconds and the epochs it trained.
+``scores.parquet``: one row per dataset x outer_fold x learner x config (default|tuned) x metric,
+with the value. Failed trials stay as rows. ``controls.parquet`` (shuffled-label controls) and
+``predictions.parquet`` (per-example outer test predictions of the tuned configurations, never
+for a sensitive dataset) feed ``benchmark.checks``. The columns are ``run_folder``'s.
 """
 from __future__ import annotations
 
@@ -17,113 +17,109 @@ import pandas as pd
 
 from . import learners
 from . import run_folder as folder
-from .store import Store, TrialState
+from .records import Cell, StoredCell
+from .run_folder import (CURVE_COLUMNS, FIT_COLUMNS, PREDICTION_COLUMNS, SCORE_COLUMNS,
+                         TRIAL_COLUMNS)
+from .store import Store
 
-TRIAL_COLUMNS = ["dataset", "outer_fold", "learner", "family", "trial", "state", "params", "value",
-                 "seconds", "epochs", "error", "node_id", "split_sha256"]
-SCORE_COLUMNS = ["dataset", "outer_fold", "learner", "family", "config", "metric", "value",
-                 "trial", "error"]
-PREDICTION_COLUMNS = ["dataset", "outer_fold", "learner", "family", "row", "output", "value"]
 LABEL_COLUMNS = ["class", "truth"]  # added when the datasets are at hand (``export``)
-FIT_COLUMNS = ["dataset", "outer_fold", "learner", "family", "config", "trial", "fit_seconds",
-               "error"]
 
 
 def family(learner: str) -> str:
     return "deep" if learner in learners.DEEP else "classical"
 
 
-def trials_frame(store: Store) -> pd.DataFrame:
-    rows = []
-    for study in store.all_cells():
-        cell = study.user_attrs["cell"]
-        for t in study.get_trials(deepcopy=False):
-            a = t.user_attrs
-            rows.append({**cell, "family": family(cell["learner"]), "trial": t.number,
-                         "state": t.state.name, "params": json.dumps(a.get("config", {}), sort_keys=True),
-                         "value": t.value, "seconds": a.get("seconds"), "epochs": a.get("epochs"),
-                         "error": a.get("error"),
-                         "node_id": a.get("node_id"), "split_sha256": a.get("split_sha256")})
+def _key(cell: Cell) -> dict:
+    """A cell's key columns."""
+    return {"dataset": cell.dataset, "outer_fold": cell.fold, "learner": cell.learner,
+            "family": family(cell.learner)}
+
+
+def trials_frame(cells: list[StoredCell]) -> pd.DataFrame:
+    rows = [{**_key(c.cell), "trial": t.number, "state": t.state,
+             "config": json.dumps(t.config, sort_keys=True), "value": t.value,
+             "seconds": t.seconds, "epochs": t.epochs, "error": t.error,
+             "node_id": t.where.node_id, "split_sha256": t.split_sha256}
+            for c in cells for t in c.trials]
     frame = pd.DataFrame(rows, columns=TRIAL_COLUMNS)
     return frame.sort_values(["dataset", "outer_fold", "learner", "trial"], ignore_index=True)
 
 
-def _outer_rows(store: Store):
-    """(cell, config name, result) for the default and tuned outer fits of every finished cell."""
-    for study in store.all_cells():
-        cell, outer = study.user_attrs["cell"], study.user_attrs.get("outer") or {}
-        for config in ("default", "tuned"):
-            if outer.get(config):
-                yield {**cell, "family": family(cell["learner"]), "config": config}, outer[config]
+def _outer_rows(cells: list[StoredCell]):
+    """(key columns with the config name, result) for the default and tuned outer fits of every
+    finished cell."""
+    for c in cells:
+        if c.outer is None:
+            continue
+        for config, res in (("default", c.outer.default), ("tuned", c.outer.tuned)):
+            if res is not None:
+                yield {**_key(c.cell), "config": config}, res
 
 
-def scores_frame(store: Store) -> pd.DataFrame:
+def scores_frame(cells: list[StoredCell]) -> pd.DataFrame:
     """Test scores only: no timings, so the same seed gives an identical table."""
-    rows = [{**key, "metric": metric, "value": value, "trial": res["trial"], "error": res["error"]}
-            for key, res in _outer_rows(store)
-            for metric, value in (res["scores"] or {"(none)": float("nan")}).items()]
+    rows = [{**key, "metric": metric, "value": value, "trial": res.trial, "error": res.error}
+            for key, res in _outer_rows(cells)
+            for metric, value in (res.scores or {"(none)": float("nan")}).items()]
     frame = pd.DataFrame(rows, columns=SCORE_COLUMNS)
     return frame.sort_values(["dataset", "outer_fold", "learner", "config", "metric"], ignore_index=True)
 
 
-def fits_frame(store: Store) -> pd.DataFrame:
-    rows = [{**key, "trial": res["trial"], "fit_seconds": res["fit_seconds"], "error": res["error"]}
-            for key, res in _outer_rows(store)]
+def fits_frame(cells: list[StoredCell]) -> pd.DataFrame:
+    rows = [{**key, "trial": res.trial, "fit_seconds": res.fit_seconds, "error": res.error}
+            for key, res in _outer_rows(cells)]
     frame = pd.DataFrame(rows, columns=FIT_COLUMNS)
     return frame.sort_values(["dataset", "outer_fold", "learner", "config"], ignore_index=True)
 
 
-def curves_frame(store: Store) -> pd.DataFrame:
+def curves_frame(cells: list[StoredCell]) -> pd.DataFrame:
     """Outer test scores of each configuration that was best so far (default, incumbents, tuned)."""
     rows = []
-    for study in store.all_cells():
-        cell, outer = study.user_attrs["cell"], study.user_attrs.get("outer") or {}
-        default_ok = any(t.number == 0 and t.state == TrialState.COMPLETE
-                         for t in study.get_trials(deepcopy=False))
-        for name, res in outer.items():
-            if not isinstance(res, dict) or res.get("trial") is None:
+    for c in cells:
+        if c.outer is None:
+            continue
+        default_ok = any(t.number == 0 and t.state == "COMPLETE" for t in c.trials)
+        for res in c.outer.tested():
+            if res.trial is None:
                 continue
-            if name == "default" and not default_ok:  # a failed default was never the incumbent
+            if res is c.outer.default and not default_ok:  # a failed default: never the best
                 continue
-            for metric, value in (res.get("scores") or {}).items():
-                rows.append({**cell, "learner_family": family(cell["learner"]), "trial": res["trial"],
-                             "metric": metric, "value": value})
-    frame = pd.DataFrame(rows, columns=["dataset", "outer_fold", "learner", "learner_family", "trial",
-                                        "metric", "value"]).rename(columns={"learner_family": "family"})
+            rows += [{**_key(c.cell), "trial": res.trial, "metric": metric, "value": value}
+                     for metric, value in res.scores.items()]
+    frame = pd.DataFrame(rows, columns=CURVE_COLUMNS)
     frame = frame.drop_duplicates(["dataset", "outer_fold", "learner", "trial", "metric"])
     return frame.sort_values(["dataset", "outer_fold", "learner", "trial", "metric"], ignore_index=True)
 
 
-def _tuned(store: Store):
-    """(cell key columns, tuned outer result) of every finished cell."""
-    for key, res in _outer_rows(store):
-        if key["config"] == "tuned":
-            yield {k: key[k] for k in ("dataset", "outer_fold", "learner", "family")}, res
+def _tuned(cells: list[StoredCell]):
+    """(cell key columns, outer evaluation) of every finished cell with a tuned result."""
+    for c in cells:
+        if c.outer is not None and c.outer.tuned is not None:
+            yield _key(c.cell), c.outer
 
 
-def controls_frame(store: Store) -> pd.DataFrame:
+def controls_frame(cells: list[StoredCell]) -> pd.DataFrame:
     """Shuffled-label control scores (benchmark.checks.controls): one row per refit and metric,
     with the chance level of that metric on the cell's test fold."""
     from .checks import controls
 
-    rows = [{**key, "seed": c["seed"], "metric": metric, "value": value,
-             "chance": (res.get("chance") or {}).get(metric, float("nan"))}
-            for key, res in _tuned(store) for c in res.get("controls") or []
-            for metric, value in (c.get("scores") or {}).items()]
+    rows = [{**key, "seed": c.seed, "metric": metric, "value": value,
+             "chance": outer.chance.get(metric, float("nan"))}
+            for key, outer in _tuned(cells) for c in outer.controls
+            for metric, value in c.scores.items()]
     return controls.frame(rows)
 
 
-def predictions_frame(store: Store) -> pd.DataFrame:
+def predictions_frame(cells: list[StoredCell]) -> pd.DataFrame:
     """Per-example outer test predictions of the tuned configurations: one row per example and
     output (class probability, or the prediction for regression). Sensitive datasets never
     have any: their workers do not send them."""
     rows = []
-    for key, res in _tuned(store):
-        p = res.get("predictions")
-        if not p:
+    for key, outer in _tuned(cells):
+        p = outer.predictions
+        if p is None:
             continue
-        for row, values in zip(p["rows"], p["values"]):
-            values = values if isinstance(values, list) else [values]
+        for row, values in zip(p.rows, p.values):
             rows.extend({**key, "row": row, "output": k, "value": v} for k, v in enumerate(values))
     frame = pd.DataFrame(rows, columns=PREDICTION_COLUMNS)
     return frame.sort_values(["dataset", "outer_fold", "learner", "row", "output"], ignore_index=True)
@@ -146,18 +142,19 @@ def with_labels(predictions: pd.DataFrame, datasets: dict) -> pd.DataFrame:
 
 def export(store: Store, run_dir: Path, datasets: dict | None = None
            ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Write the run's tables; with ``datasets`` (name -> Dataset) predictions name their
-    classes and true labels."""
-    trials, scores = trials_frame(store), scores_frame(store)
-    folder.write_table(run_dir, folder.CONTROLS, controls_frame(store))
-    predictions = predictions_frame(store)
+    """Write the run's tables from the store's records (read once); with ``datasets`` (name ->
+    Dataset) predictions name their classes and true labels."""
+    cells = store.cells()
+    trials, scores = trials_frame(cells), scores_frame(cells)
+    folder.write_table(run_dir, folder.CONTROLS, controls_frame(cells))
+    predictions = predictions_frame(cells)
     if datasets and len(predictions):
         predictions = with_labels(predictions, datasets)
     folder.write_table(run_dir, folder.PREDICTIONS, predictions, keep_empty=False)
     folder.write_table(run_dir, folder.TRIALS, trials)
     folder.write_table(run_dir, folder.SCORES, scores)
-    folder.write_table(run_dir, folder.CURVES, curves_frame(store))
-    folder.write_table(run_dir, folder.FITS, fits_frame(store))
+    folder.write_table(run_dir, folder.CURVES, curves_frame(cells))
+    folder.write_table(run_dir, folder.FITS, fits_frame(cells))
     return trials, scores
 
 

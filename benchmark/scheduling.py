@@ -10,10 +10,10 @@ from __future__ import annotations
 from contextlib import ExitStack
 from typing import Callable
 
-from . import learners, manifest
-from .execution import Job, Session, cluster_address
-from .planning import Plan
-from .records import Cell, OuterEvent, OuterResult, TrialEvent, TrialOutcome
+from . import learners, run_manifest
+from .ray_session import Job, Session, cluster_address
+from .planning import StudyPlan
+from .records import Cell, ChecksProgress, OuterEvent, Phase, TrialEvent, TrialOutcome
 from .search import out_of_time
 from .store import Store
 
@@ -24,7 +24,7 @@ def heavy_first(deep: bool, data) -> tuple:
     return (not deep, -data.X.size)
 
 
-def make_job(plan: Plan, store: Store, cell: Cell, refs: dict, threads: int, attempt: int = 0
+def make_job(plan: StudyPlan, store: Store, cell: Cell, refs: dict, threads: int, attempt: int = 0
              ) -> Job:
     """The cell's task, resuming from its stored trials."""
     history = store.history(cell, plan.direction(cell.dataset))
@@ -34,8 +34,8 @@ def make_job(plan: Plan, store: Store, cell: Cell, refs: dict, threads: int, att
                deep=learners.get(cell.learner).FAMILY == "deep", attempt=attempt, at=len(history))
 
 
-def stream_cells(plan: Plan, store: Store, todo: list[Cell], session: Session, refs: dict,
-                 emit: Callable[[dict], None]) -> None:
+def stream_cells(plan: StudyPlan, store: Store, todo: list[Cell], session: Session, refs: dict,
+                 emit: Callable[[object], None]) -> None:
     """Every unfinished cell as a Ray task, each finished trial stored as it arrives."""
     res = plan.study.resources
     todo = sorted(todo, key=lambda c: heavy_first(learners.get(c.learner).FAMILY == "deep",
@@ -62,8 +62,8 @@ class LazySession:
     """The run's Ray session, started the first time something needs it (a resumed run whose
     cells and checks are all done never starts Ray), with the datasets put once."""
 
-    def __init__(self, plan: Plan, address: str | None, num_cpus: int | None,
-                 lock: manifest.FolderLock, emit: Callable[[dict], None]):
+    def __init__(self, plan: StudyPlan, address: str | None, num_cpus: int | None,
+                 lock: run_manifest.FolderLock, emit: Callable[[object], None]):
         self.plan, self.address, self.num_cpus = plan, address, num_cpus
         self.lock, self.emit = lock, emit
         self._stack = ExitStack()
@@ -79,7 +79,7 @@ class LazySession:
         """The session and the datasets' object refs, Ray started on the first call."""
         if self._open is None:
             res = self.plan.study.resources
-            self.emit({"kind": "phase", "name": "ray", "address": cluster_address(self.address)})
+            self.emit(Phase("ray", cluster_address(self.address)))
             # The embedded Ray's folder is recorded before Ray starts, so that if this driver
             # is killed the next one finds what it left (``folder_policy.clean_after``).
             session = self._stack.enter_context(Session(
@@ -102,18 +102,18 @@ class LazySession:
                        key=lambda i: heavy_first(jobs[i].role == "deep", jobs[i].data))
         calls = [((replace(jobs[i], data=None), refs[jobs[i].dataset]), jobs[i].role == "deep")
                  for i in order]
-        self.emit({"kind": "check", "done": 0, "total": len(calls)})
+        self.emit(ChecksProgress(0, len(calls)))
         out = session.map(refit.run_on, calls, self.plan.study.resources.retries,
                           lambda k, exc: refit.lost(jobs[order[k]], exc),
-                          lambda n: self.emit({"kind": "check", "done": n, "total": len(calls)}))
+                          lambda n: self.emit(ChecksProgress(n, len(calls))))
         results = [None] * len(jobs)
         for k, i in enumerate(order):
             results[i] = out[k]
         return results
 
 
-def after_crash(plan: Plan, store: Store, job: Job, exc: Exception, refs: dict,
-                emit: Callable[[dict], None]) -> Job | None:
+def after_crash(plan: StudyPlan, store: Store, job: Job, exc: Exception, refs: dict,
+                emit: Callable[[object], None]) -> Job | None:
     """A cell's task failed outside any trial: its worker or node died, or the code around the
     trials raised. Resubmit the cell from the store, so finished trials never run again and the
     trial in flight runs again with the same seed. A trial lost more than ``resources.retries``
@@ -122,23 +122,22 @@ def after_crash(plan: Plan, store: Store, job: Job, exc: Exception, refs: dict,
     """
     cell, settings = job.cell, job.settings
     direction = plan.direction(cell.dataset)
-    if store.outer(cell, direction) is not None:  # it died after its last event: nothing lost
+    if store.has_outer(cell):  # it died after its last event: nothing lost
         return None
     history = store.history(cell, direction)
     number = len(history)  # the trial in flight (or the outer evaluation)
     outer_stage = number >= settings.trials or out_of_time(
-        settings, sum(h["seconds"] for h in history))
+        settings, sum(h.seconds or 0.0 for h in history))
     lost = job.attempt + 1 if number == job.at else 1  # the count restarts once a trial got through
     if lost <= plan.study.resources.retries:
         return make_job(plan, store, cell, refs, settings.threads, lost)
     cause = f"the task running it failed {lost} times: {type(exc).__name__}: {str(exc)[:500]}"
     if outer_stage:  # the outer evaluation itself kept dying
-        outer = OuterEvent(cell, {c: OuterResult.lost(cause).as_dict()
-                                  for c in ("default", "tuned")}).as_event()
+        outer = OuterEvent.lost(cell, cause)
         store.record_outer(outer, direction)
         emit(outer)
         return None
-    trial = TrialEvent.of(TrialOutcome.failed({}, 0.0, cause), cell, number).as_event()
+    trial = TrialEvent.of(TrialOutcome.failed({}, 0.0, cause), cell, number)
     store.record_trial(trial, direction)
     emit(trial)
     return make_job(plan, store, cell, refs, settings.threads, 0)

@@ -1,7 +1,7 @@
 """One cell's search: a seeded Optuna study over one (dataset, outer fold, learner).
 
-This module knows nothing of Ray: ``run_cell`` is a plain generator that yields an event for each
-finished trial and then one for the outer evaluation, so the execution layer can stream events to
+This module knows nothing of Ray: ``run_cell`` is a plain generator that yields a ``TrialEvent``
+for each finished trial, then an ``OuterEvent`` (``records``), so the Ray layer can stream them to
 the store as they happen. Trials run in batches inside a cell: one trial at a time for classical
 learners, ``CellSettings.population`` at a time for deep learners that train populations
 (``benchmark.nn.population``); no batch crosses the end of TPE's random start-up trials
@@ -15,8 +15,8 @@ from __future__ import annotations
 import math
 import time
 import traceback
-from dataclasses import dataclass
-from typing import Any, Iterator
+from dataclasses import dataclass, replace
+from typing import Iterator
 
 import numpy as np
 import optuna
@@ -25,7 +25,7 @@ from . import checks, learners, metrics
 from .data import views
 from .data.dataset import Dataset
 from .fitting import build, features, fit, predict, score, score_all, view_name
-from .records import Cell, OuterEvent, OuterResult, TrialEvent, TrialOutcome
+from .records import Cell, OuterEvent, OuterResult, StoredTrial, TrialEvent, TrialOutcome
 from .seeding import derive_seed
 from .spaces import REPRESENTATION, SearchSpace
 from .splits import Fold, inner_digest
@@ -193,7 +193,7 @@ def _ask(study: optuna.Study, space: SearchSpace, start: int, count: int, cell_s
     return out
 
 
-def restore(study: optuna.Study, history: list[dict], space: SearchSpace) -> None:
+def restore(study: optuna.Study, history: list[StoredTrial], space: SearchSpace) -> None:
     """Replay stored trials into an in-memory study so the sampler sees them.
 
     ``space`` must be the cell's space (``cell_space``), so a stored ``representation`` is
@@ -202,13 +202,13 @@ def restore(study: optuna.Study, history: list[dict], space: SearchSpace) -> Non
     dists = space.distributions()
     for h in history:
         study.add_trial(optuna.trial.create_trial(
-            state=optuna.trial.TrialState[h["state"]], value=h.get("value"),
-            params=h["params"], distributions={k: dists[k] for k in h["params"]},
-            user_attrs={"config": h["config"], **h.get("attrs", {})}))
+            state=optuna.trial.TrialState[h.state], value=h.value,
+            params=h.params, distributions={k: dists[k] for k in h.params},
+            user_attrs={"config": h.config, **h.attrs}))
 
 
 def run_cell(cell: Cell, data: Dataset, fold: Fold, space: SearchSpace, settings: CellSettings,
-             history: list[dict] | None = None) -> Iterator[dict[str, Any]]:
+             history: list[StoredTrial] | None = None) -> Iterator[TrialEvent | OuterEvent]:
     """Run the cell's remaining trials in batches, then the outer evaluation; yield one event each.
 
     Batch boundaries depend on the batch size and the budget only (``batch``), so a cell resumed
@@ -223,7 +223,7 @@ def run_cell(cell: Cell, data: Dataset, fold: Fold, space: SearchSpace, settings
     start = batch(number, size, settings)[0]
     restore(study, history[:start], space)
     cell_seed = derive_seed(settings.seed, cell.dataset, cell.fold, cell.learner)
-    started = time.perf_counter() - sum(h.get("seconds") or 0.0 for h in history)
+    started = time.perf_counter() - sum(h.seconds or 0.0 for h in history)
     while number < settings.trials:
         if out_of_time(settings, time.perf_counter() - started):
             break
@@ -235,11 +235,11 @@ def run_cell(cell: Cell, data: Dataset, fold: Fold, space: SearchSpace, settings
         seeds = [derive_seed(cell_seed, "fit", number + i) for i in range(len(todo))]
         outcomes = _run_batch(module, [c for _, c in todo], data, fold, settings, seeds)
         for i, ((trial, _), outcome) in enumerate(zip(todo, outcomes)):
-            _tell(study, trial, outcome.as_dict())
+            _tell(study, trial, outcome)
             dists = {k: space.distributions()[k] for k in trial.params}
-            yield TrialEvent.of(outcome, cell, number + i, trial.params, dists).as_event()
+            yield TrialEvent.of(outcome, cell, number + i, trial.params, dists)
         start = number = start + len(asked)
-    yield outer_evaluation(cell, module, data, fold, space, settings, study, cell_seed).as_event()
+    yield outer_evaluation(cell, module, data, fold, space, settings, study, cell_seed)
 
 
 def batch(number: int, size: int, settings: CellSettings) -> tuple[int, int]:
@@ -253,12 +253,12 @@ def batch(number: int, size: int, settings: CellSettings) -> tuple[int, int]:
     return start, min(start + size, stop)
 
 
-def _tell(study: optuna.Study, trial, event: dict) -> None:
+def _tell(study: optuna.Study, trial, outcome: TrialOutcome) -> None:
     """Record a finished trial (run now, or stored before a resume) for the sampler."""
-    for key, value in {"config": event["config"], **(event.get("attrs") or {})}.items():
+    for key, value in {"config": outcome.config, **(outcome.attrs or {})}.items():
         trial.set_user_attr(key, value)
-    if event["state"] == "COMPLETE":
-        study.tell(trial, event["value"])
+    if outcome.state == "COMPLETE":
+        study.tell(trial, outcome.value)
     else:
         study.tell(trial, state=optuna.trial.TrialState.FAIL)
 
@@ -334,34 +334,35 @@ def outer_evaluation(cell, module, data, fold, space, settings, study, cell_seed
     no array leaves the worker otherwise.
     """
     X = data.views[module.VIEWS[data.modality]]
-    results, predictions = {}, {}
-    for name, (number, config) in _outer_configs(study, space).items():
-        result, predictions[name] = _test_once(module, config, data, fold, number, settings,
-                                               derive_seed(cell_seed, "outer"))
-        results[name] = result.as_dict()
+    tested = [_test_once(module, config, data, fold, number, settings,
+                         derive_seed(cell_seed, "outer"))
+              for number, config in _outer_configs(study, space)]
+    (default, default_pred), later = tested[0], tested[1:]
     inc = incumbents(study)
-    if inc:
-        last = "default" if inc[-1].number == 0 else f"incumbent{inc[-1].number}"
-        tuned = dict(results[last]) if last == "default" else results.pop(last)
-        X = X if tuned.get("error") else features(module, tuned["config"], data)
-        tuned.update(checks.in_cell(module, tuned, predictions[last], data, fold, X, settings,
-                                    cell_seed))
-        results["tuned"] = tuned
-    return OuterEvent(cell, results)
+    if not inc:
+        return OuterEvent(cell, default, None, [r for r, _ in later])
+    if inc[-1].number == 0:  # the default was never beaten: tuned is (a copy of) the default
+        tuned, pred = replace(default), default_pred
+    else:
+        (tuned, pred), later = later[-1], later[:-1]
+    X = X if tuned.error else features(module, tuned.config, data)
+    controls, chance, predictions = checks.in_cell(module, tuned, pred, data, fold, X, settings,
+                                                   cell_seed)
+    return OuterEvent(cell, default, tuned, [r for r, _ in later], controls, chance, predictions)
 
 
-def _outer_configs(study: optuna.Study, space: SearchSpace) -> dict[str, tuple[int, dict]]:
-    """name -> (trial number, configuration) of the default and of every incumbent after it;
-    a deep learner's configuration gets the epoch count chosen on the inner validation split."""
+def _outer_configs(study: optuna.Study, space: SearchSpace) -> list[tuple[int, dict]]:
+    """(trial number, configuration) of the default, then of every incumbent after it, in trial
+    order; a deep learner's configuration gets the epoch count chosen on the inner validation
+    split."""
     trial0 = next((t for t in study.trials if t.number == 0), None)
-    runs = {"default": (0, space.default_config(),
-                        trial0.user_attrs.get("best_epoch") if trial0 else None)}
+    runs = [(0, space.default_config(), trial0.user_attrs.get("best_epoch") if trial0 else None)]
     inc = incumbents(study)
     for t in inc[1:] if inc and inc[0].number == 0 else inc:  # trial 0 is the default run
-        runs[f"incumbent{t.number}"] = (t.number, dict(t.user_attrs.get("config") or {}),
-                                        t.user_attrs.get("best_epoch"))
-    return {name: (number, {**config, "max_epochs": epochs} if epochs else config)
-            for name, (number, config, epochs) in runs.items()}
+        runs.append((t.number, dict(t.user_attrs.get("config") or {}),
+                     t.user_attrs.get("best_epoch")))
+    return [(number, {**config, "max_epochs": epochs} if epochs else config)
+            for number, config, epochs in runs]
 
 
 def _test_once(module, config, data, fold, number, settings, seed

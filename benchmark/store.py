@@ -1,10 +1,33 @@
-"""The run's store: one Optuna study per cell in one Optuna storage (SQLite in the run folder).
+"""The run's store: one Optuna study per cell in one Optuna storage (SQLite in the run folder),
+and the cells' outer evaluations in tables of the store's own in the same database.
+
+This is the only module that knows how Optuna stores things: it takes the records the cells
+yield (``records.TrialEvent``, ``records.OuterEvent``) and gives records back
+(``Store.cells``, ``Store.history``, ``Store.outer_evaluations``); no other module reads a
+stored study's attributes or Optuna's tables (``search`` samples with an in-memory study of its
+own, inside the worker).
 
 Only finished trials are written, as they arrive: the driver writes whatever one round of
 waiting on Ray brought (usually one to a few trials) in one transaction, so a killed driver
 leaves a consistent store (at most the round in hand is lost, and it reruns on resume) and a
-rerun resumes from it. The outer evaluation of a cell is kept as a study user attribute in the
-same storage. Any Optuna storage URL works; optuna-dashboard reads it.
+rerun resumes from it. Any Optuna storage URL works; optuna-dashboard reads the trials.
+
+A cell's outer evaluation is written in one transaction into four tables (SQLAlchemy Core,
+created by the store; a row's ``study_name`` is its cell's Optuna study name, ``Cell.key``):
+
+- ``benchmark_outer_cells``: one row per cell whose outer evaluation is stored (``done``): where
+  it ran (node_id, host, pid), its compute (seconds, cpu_seconds), the thread pools the learner
+  saw (threads, JSON) and the chance level of each metric on its test fold (chance, JSON);
+- ``benchmark_outer``: one row per configuration refit and tested once (role ``default``,
+  ``incumbent`` for the budget curves, ``tuned``): trial, config (JSON), fit_seconds, scores
+  (JSON: metric -> value), error;
+- ``benchmark_controls``: one row per shuffled-label refit of the tuned configuration and
+  metric (seed, metric, value, error, seconds; a refit that failed has one row, metric NULL);
+- ``benchmark_predictions``: the tuned configuration's test predictions, one row per example and
+  output (row, output, value); never any for a sensitive dataset (the worker sends none).
+
+Stores written before these tables kept the outer evaluation as a study user attribute
+(``outer``): such a store is still read (``_legacy_outer``), never written that way.
 
 Writing a trial through Optuna's ``Study.add_trial`` costs several milliseconds of driver CPU
 (one ORM round trip per attribute), and a SQLite commit an fsync: on a small machine that was
@@ -29,7 +52,8 @@ import optuna
 
 from . import run_folder
 from .errors import ConfigError, Problem
-from .records import Cell
+from .records import (Cell, Control, OuterEvent, OuterResult, Predictions, StoredCell,
+                      StoredTrial, TrialEvent, Where)
 
 TrialState = optuna.trial.TrialState
 log = logging.getLogger(__name__)
@@ -48,6 +72,31 @@ if optuna.__version__.split(".")[0] != TESTED_OPTUNA:  # pragma: no cover
 
 STORE_FILE = run_folder.STORE
 UNIQUE_INDEX = "benchmark_one_row_per_trial_number"
+
+
+def _outer_tables():
+    """The store's own tables for the cells' outer evaluations (see the module's docstring)."""
+    from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text
+
+    meta, name = MetaData(), lambda: Column("study_name", String(512), nullable=False, index=True)
+    real = lambda n: Column(n, Float(precision=53))  # noqa: E731 - a double everywhere (MySQL too)
+    cells = Table("benchmark_outer_cells", meta,
+                  Column("study_name", String(512), primary_key=True),
+                  Column("node_id", Text), Column("host", Text), Column("pid", Integer),
+                  real("seconds"), real("cpu_seconds"), Column("threads", Text),
+                  Column("chance", Text))
+    outer = Table("benchmark_outer", meta, Column("id", Integer, primary_key=True), name(),
+                  Column("role", String(16), nullable=False), Column("trial", Integer),
+                  Column("config", Text, nullable=False), real("fit_seconds"),
+                  Column("scores", Text, nullable=False), Column("error", Text))
+    controls = Table("benchmark_controls", meta, Column("id", Integer, primary_key=True), name(),
+                     Column("seed", Integer, nullable=False), Column("metric", String(64)),
+                     real("value"), Column("error", Text), real("seconds"))
+    predictions = Table("benchmark_predictions", meta, Column("id", Integer, primary_key=True),
+                        name(), Column("row", Integer, nullable=False),
+                        Column("output", Integer, nullable=False), real("value"))
+    return meta, {"cells": cells, "outer": outer, "controls": controls,
+                  "predictions": predictions}
 
 
 def default_url(run_dir: Path) -> str:
@@ -122,10 +171,21 @@ def _lost(path: Path, state: str, recorded: int) -> Problem:
                    "lost its trials")
 
 
-def _trial_attrs(event: dict) -> dict:
-    return {"config": event["config"], "seconds": event["seconds"], "error": event["error"],
-            "node_id": event.get("node_id"), "host": event.get("host"), "pid": event.get("pid"),
-            **event["attrs"]}
+def _trial_attrs(event: TrialEvent) -> dict:
+    """The trial's user attributes in Optuna's storage."""
+    where = event.where
+    return {"config": event.config, "seconds": event.seconds, "error": event.error,
+            "node_id": where.node_id, "host": where.host, "pid": where.pid, **event.attrs}
+
+
+def _stored_trial(t: optuna.trial.FrozenTrial) -> StoredTrial:
+    """A trial read back from Optuna's storage: ``_trial_attrs`` undone."""
+    attrs = dict(t.user_attrs)
+    config, seconds = attrs.pop("config", {}), attrs.pop("seconds", None)
+    error = attrs.pop("error", None)
+    where = Where(attrs.pop("node_id", None), attrs.pop("host", None), attrs.pop("pid", None))
+    return StoredTrial(t.state.name, t.value, config, seconds, error, attrs, number=t.number,
+                       params=dict(t.params), where=where)
 
 
 LOCAL_FILESYSTEMS = {"ext2", "ext3", "ext4", "xfs", "btrfs", "zfs", "f2fs", "tmpfs", "overlay"}
@@ -162,6 +222,22 @@ class Store:
         if self._wal:
             self._use_wal()
         self._one_row_per_number()
+        self._meta, self._tables = _outer_tables()
+        self._outer_tables_exist = self._create_outer_tables()
+
+    def _create_outer_tables(self) -> bool:
+        """The store's own tables (created once; a read-only store without them reads as an
+        older store: outer evaluations from study attributes only). Whether they exist."""
+        from sqlalchemy import inspect
+        from sqlalchemy.exc import OperationalError
+
+        try:
+            self._meta.create_all(self.storage.engine, checkfirst=True)
+            return True
+        except OperationalError as exc:
+            log.debug("the outer-evaluation tables cannot be created (%s)", exc)
+            names = set(inspect(self.storage.engine).get_table_names())
+            return {t.name for t in self._tables.values()} <= names
 
     def _one_row_per_number(self) -> None:
         """A unique index on (study, trial number): the database refuses a second row for a
@@ -230,22 +306,26 @@ class Store:
             self._studies[cell.key] = study
         return self._studies[cell.key]
 
-    def history(self, cell: Cell, direction: str) -> list[dict]:
-        """Finished trials of the cell, in trial order, as plain dicts for the worker."""
+    def history(self, cell: Cell, direction: str) -> list[StoredTrial]:
+        """Finished trials of the cell, in trial order, for its worker to resume from."""
         trials = self.study(cell, direction).get_trials(
             deepcopy=False, states=(TrialState.COMPLETE, TrialState.FAIL))
-        return [{"number": t.number, "state": t.state.name, "value": t.value, "params": t.params,
-                 "config": t.user_attrs.get("config", {}),
-                 "seconds": t.user_attrs.get("seconds") or 0.0,
-                 "attrs": {k: t.user_attrs[k] for k in ("best_epoch",) if k in t.user_attrs}}
-                for t in sorted(trials, key=lambda t: t.number)]
+        return [_stored_trial(t) for t in sorted(trials, key=lambda t: t.number)]
 
-    def outer(self, cell: Cell, direction: str) -> dict | None:
-        return self.study(cell, direction).user_attrs.get("outer")
+    def has_outer(self, cell: Cell) -> bool:
+        """Whether the cell's outer evaluation is stored (the cell is done)."""
+        return cell.key in self.done()
 
     def done(self) -> set[str]:
-        """Keys of the cells whose outer evaluation is stored (one query, creates nothing)."""
-        return {s.study_name for s in self.storage.get_all_studies() if "outer" in s.user_attrs}
+        """Keys of the cells whose outer evaluation is stored (creates nothing)."""
+        done = set()
+        if self._outer_tables_exist:
+            from sqlalchemy import select
+
+            with self.storage.engine.connect() as con:
+                done = set(con.execute(select(self._tables["cells"].c.study_name)).scalars())
+        return done | {s.study_name for s in self.storage.get_all_studies()
+                       if "outer" in s.user_attrs}  # an older store's
 
     def counts(self) -> dict[str, int]:
         """Stored trials per cell key, for the cells that have a study (one query)."""
@@ -265,35 +345,32 @@ class Store:
 
     # ------------------------------------------------------------------ writing
 
-    def record(self, events: list[dict], direction) -> None:
+    def record(self, events: list[TrialEvent | OuterEvent], direction) -> None:
         """Store a batch of events: its trials in one transaction, then its outer evaluations.
 
         ``direction`` maps a cell to its study direction. A trial whose number is already stored
         for its cell is skipped, so no (cell, trial) pair is ever stored twice.
         """
-        trials = [e for e in events if e["kind"] == "trial"]
+        trials = [e for e in events if isinstance(e, TrialEvent)]
         if trials:
             self.record_trials(trials, direction)
         for e in events:
-            if e["kind"] != "trial":  # a cell's outer evaluation
-                self.record_outer(e, direction(e["cell"]))
+            if isinstance(e, OuterEvent):
+                self.record_outer(e, direction(e.cell))
 
-    def record_trial(self, event: dict, direction: str) -> None:
-        self.record_trials([{"kind": "trial", **event}], lambda cell: direction)
+    def record_trial(self, event: TrialEvent, direction: str) -> None:
+        self.record_trials([event], lambda cell: direction)
 
-    def record_trials(self, events: list[dict], direction) -> None:
+    def record_trials(self, events: list[TrialEvent], direction) -> None:
         from sqlalchemy.exc import IntegrityError
 
         try:
             self._record_trials(events, direction)
         except IntegrityError as exc:  # the unique index: another writer stored these numbers
-            raise ConfigError([Problem(
-                self.url, "one driver at a time writes a store: a trial number this run was "
-                "storing is already there, written by another process", str(exc.orig)[:200],
-                "let the other run finish (each run needs its own --out, or --storage)")]) from None
+            raise _second_writer(self.url, "a trial number", exc) from None
 
-    def _record_trials(self, events: list[dict], direction) -> None:
-        studies = {e["cell"].key: self.study(e["cell"], direction(e["cell"])) for e in events}
+    def _record_trials(self, events: list[TrialEvent], direction) -> None:
+        studies = {e.cell.key: self.study(e.cell, direction(e.cell)) for e in events}
         if self._bulk:
             try:
                 self._insert(events, {k: s._study_id for k, s in studies.items()})
@@ -304,13 +381,13 @@ class Store:
                 log.warning("bulk trial insert unavailable (%s); using Study.add_trial", exc)
                 self._bulk = False
         for e in events:
-            study = studies[e["cell"].key]
-            if e.get("number") is not None and e["number"] < len(study.get_trials(deepcopy=False)):
+            study = studies[e.cell.key]
+            if e.number is not None and e.number < len(study.get_trials(deepcopy=False)):
                 self.repeated += 1
                 continue  # already stored
             study.add_trial(optuna.trial.create_trial(
-                state=TrialState[e["state"]], value=e["value"], params=e["params"],
-                distributions=e["distributions"], user_attrs=_trial_attrs(e)))
+                state=TrialState[e.state], value=e.value, params=e.params,
+                distributions=e.distributions, user_attrs=_trial_attrs(e)))
 
     def _statements(self) -> dict:
         """Optuna's tables and the statements ``_insert`` runs, built once (SQLAlchemy then
@@ -331,7 +408,7 @@ class Store:
             }
         return self._stmts
 
-    def _insert(self, events: list[dict], study_ids: dict[str, int]) -> None:
+    def _insert(self, events: list[TrialEvent], study_ids: dict[str, int]) -> None:
         """The rows ``Study.add_trial`` would write, for many trials, in one transaction.
 
         Trial numbers continue from what each study holds, counted once per study and then kept
@@ -347,14 +424,14 @@ class Store:
             now = datetime.now(timezone.utc).replace(tzinfo=None)  # naive UTC, as Optuna
             new, rows_t, numbers, repeated = [], [], dict(held), 0
             for e in events:
-                sid = study_ids[e["cell"].key]
+                sid = study_ids[e.cell.key]
                 number = numbers[sid]
-                if e.get("number") is not None and e["number"] < number:
+                if e.number is not None and e.number < number:
                     repeated += 1
                     continue
                 numbers[sid] = number + 1
                 new.append(e)
-                rows_t.append({"number": number, "study_id": sid, "state": TrialState[e["state"]],
+                rows_t.append({"number": number, "study_id": sid, "state": TrialState[e.state],
                                "datetime_start": now, "datetime_complete": now})
             if not new:
                 self.repeated += repeated
@@ -365,12 +442,12 @@ class Store:
                 ids = [con.execute(st["trial"], r).inserted_primary_key[0] for r in rows_t]
             rows_p, rows_v, rows_a = [], [], []
             for tid, e in zip(ids, new):
-                if e["state"] == "COMPLETE" and e["value"] is not None:
-                    value, kind = to_stored(e["value"])
+                if e.state == "COMPLETE" and e.value is not None:
+                    value, kind = to_stored(e.value)
                     rows_v.append({"trial_id": tid, "objective": 0, "value": value,
                                    "value_type": kind})
-                for name, value in e["params"].items():
-                    dist = e["distributions"][name]
+                for name, value in e.params.items():
+                    dist = e.distributions[name]
                     rows_p.append({"trial_id": tid, "param_name": name,
                                    "param_value": dist.to_internal_repr(value),
                                    "distribution_json": optuna.distributions.distribution_to_json(dist)})
@@ -382,24 +459,181 @@ class Store:
         held.update(numbers)  # only once the transaction is committed
         self.repeated += repeated
 
-    def record_outer(self, event: dict, direction: str) -> None:
-        extra = {k: event[k] for k in ("seconds", "cpu_seconds", "threads") if k in event}
-        self.study(event["cell"], direction).set_user_attr(
-            "outer", {**event["results"], "node_id": event.get("node_id"), **extra})
+    def record_outer(self, event: OuterEvent, direction: str) -> None:
+        """Store a cell's outer evaluation, its controls and its predictions in one transaction
+        (a crash leaves all of it or none, and ``done`` counts the cell only once all of it is
+        there). A cell whose outer evaluation is already stored keeps it."""
+        from sqlalchemy import insert, select
+        from sqlalchemy.exc import IntegrityError
+
+        self.study(event.cell, direction)  # the cell's study (``cells`` lists the stored ones)
+        t, name = self._tables, event.cell.key
+        try:
+            with self.storage.engine.begin() as con:
+                if con.execute(select(t["cells"].c.study_name)
+                               .where(t["cells"].c.study_name == name)).first():
+                    log.warning("%s: its outer evaluation is already stored; kept", name)
+                    return
+                for table, rows in _outer_rows(event).items():
+                    if rows:
+                        con.execute(insert(t[table]), rows)
+        except IntegrityError as exc:  # another writer stored this cell meanwhile
+            raise _second_writer(self.url, "a cell's outer evaluation", exc) from None
 
     # ------------------------------------------------------------------ reading
 
-    def all_cells(self) -> list[optuna.Study]:
-        """Every cell study in the storage, each loaded once per Store.
+    def outer_evaluations(self) -> list[OuterEvent]:
+        """Every stored outer evaluation, in cell key order."""
+        return [c.outer for c in self.cells(trials=False) if c.outer is not None]
 
-        The study objects are kept (with the ones the run wrote through), so their trials are
-        read from the database once: the exports call this several times.
-        """
-        names = sorted(optuna.get_all_study_names(self.storage))
-        for name in names:
-            if name not in self._studies:
-                self._studies[name] = optuna.load_study(study_name=name, storage=self.storage)
-        return [self._studies[n] for n in names]
+    def cells(self, trials: bool = True) -> list[StoredCell]:
+        """Every cell in the store, in key order: its trials in trial order (left out, an empty
+        list, with ``trials=False``) and its outer evaluation once it is stored."""
+        outer = self._read_outer()
+        out = []
+        for study in sorted(self.storage.get_all_studies(), key=lambda s: s.study_name):
+            cell = _cell_of(study)
+            if cell is None:
+                continue
+            found = [] if not trials else sorted(
+                (_stored_trial(t) for t in self.storage.get_all_trials(
+                    _study_id(self.storage, study), deepcopy=False)), key=lambda t: t.number)
+            event = (outer.get(study.study_name)
+                     or _legacy_outer(cell, study.user_attrs.get("outer")))
+            out.append(StoredCell(cell, found, event))
+        return out
+
+    def _read_outer(self) -> dict[str, OuterEvent]:
+        """The outer evaluations in the store's own tables, by study name (``_outer_rows``
+        undone)."""
+        if not self._outer_tables_exist:
+            return {}
+        from sqlalchemy import select
+
+        t = self._tables
+        with self.storage.engine.connect() as con:
+            rows = {k: con.execute(select(table).order_by(*(
+                [table.c.id] if "id" in table.c else [table.c.study_name]))).mappings().all()
+                for k, table in t.items()}
+        results: dict[str, dict] = {}
+        for r in rows["outer"]:
+            res = OuterResult(r["trial"], json.loads(r["config"]), r["fit_seconds"],
+                              json.loads(r["scores"]), r["error"])
+            mine = results.setdefault(r["study_name"], {"incumbent": []})
+            if r["role"] == "incumbent":
+                mine["incumbent"].append(res)
+            else:
+                mine[r["role"]] = res
+        controls: dict[str, dict[int, Control]] = {}
+        for r in rows["controls"]:
+            mine = controls.setdefault(r["study_name"], {})
+            c = mine.setdefault(r["seed"], Control(r["seed"], {}, r["error"], r["seconds"] or 0.0))
+            if r["metric"] is not None:
+                c.scores[r["metric"]] = _real(r["value"])
+        predictions: dict[str, Predictions] = {}
+        for r in rows["predictions"]:
+            p = predictions.setdefault(r["study_name"], Predictions([], []))
+            if not p.rows or p.rows[-1] != r["row"]:
+                p.rows.append(r["row"])
+                p.values.append([])
+            p.values[-1].append(_real(r["value"]))
+        out = {}
+        for r in rows["cells"]:
+            name, cell = r["study_name"], _cell_from_key(r["study_name"])
+            res = results.get(name, {"incumbent": []})
+            out[name] = OuterEvent(
+                cell, res.get("default") or OuterResult.lost("not stored"), res.get("tuned"),
+                res["incumbent"], list(controls.get(name, {}).values()),
+                json.loads(r["chance"]) if r["chance"] else {}, predictions.get(name),
+                Where(r["node_id"], r["host"], r["pid"]), r["seconds"], r["cpu_seconds"],
+                json.loads(r["threads"]) if r["threads"] else None)
+        return out
+
+
+def _outer_rows(event: OuterEvent) -> dict[str, list[dict]]:
+    """The rows of each of the store's own tables for one outer evaluation."""
+    name, where = event.cell.key, event.where
+    cells = [{"study_name": name, "node_id": where.node_id, "host": where.host, "pid": where.pid,
+              "seconds": event.seconds, "cpu_seconds": event.cpu_seconds,
+              "threads": None if event.threads is None else json.dumps(event.threads),
+              "chance": json.dumps(event.chance)}]
+    tested = [("default", event.default), *(("incumbent", r) for r in event.incumbents),
+              *([("tuned", event.tuned)] if event.tuned is not None else [])]
+    outer = [{"study_name": name, "role": role, "trial": r.trial, "config": json.dumps(r.config),
+              "fit_seconds": r.fit_seconds, "scores": json.dumps(r.scores), "error": r.error}
+             for role, r in tested]
+    controls = []
+    for c in event.controls:
+        base = {"study_name": name, "seed": c.seed, "error": c.error, "seconds": c.seconds}
+        controls += ([{**base, "metric": m, "value": v} for m, v in c.scores.items()]
+                     or [{**base, "metric": None, "value": None}])
+    p = event.predictions
+    predictions = [] if p is None else [
+        {"study_name": name, "row": int(row), "output": k, "value": float(v)}
+        for row, values in zip(p.rows, p.values) for k, v in enumerate(values)]
+    return {"cells": cells, "outer": outer, "controls": controls, "predictions": predictions}
+
+
+def _real(value) -> float:
+    """A stored double (SQLite keeps NaN as NULL)."""
+    return float("nan") if value is None else float(value)
+
+
+def _cell_of(study) -> Cell | None:
+    """The cell of a study the run made (its ``cell`` attribute), else None."""
+    cell = study.user_attrs.get("cell")
+    if not isinstance(cell, dict):
+        return None
+    return Cell(cell["dataset"], int(cell["outer_fold"]), cell["learner"])
+
+
+def _cell_from_key(key: str) -> Cell:
+    """The cell of a key (``Cell.key``): ``dataset/fold<N>/learner``."""
+    dataset, fold, learner = key.rsplit("/", 2)
+    return Cell(dataset, int(fold[len("fold"):]), learner)
+
+
+def _study_id(storage, study) -> int:
+    """A listed study's id (Optuna's FrozenStudy keeps it privately; asked by name otherwise)."""
+    sid = getattr(study, "_study_id", None)
+    return sid if isinstance(sid, int) else storage.get_study_id_from_name(study.study_name)
+
+
+def _legacy_outer(cell: Cell, outer) -> OuterEvent | None:
+    """An outer evaluation stored by an older version, as the study attribute ``outer``: results
+    by name (``default``, ``incumbent<N>``, ``tuned``; the checks' ``controls``, ``chance`` and
+    ``predictions`` inside the tuned one) beside the worker's facts. Read, never written."""
+    if not isinstance(outer, dict):
+        return None
+
+    def result(d: dict) -> OuterResult:
+        return OuterResult(d.get("trial"), dict(d.get("config") or {}), d.get("fit_seconds"),
+                           dict(d.get("scores") or {}), d.get("error"))
+
+    tuned = outer.get("tuned") if isinstance(outer.get("tuned"), dict) else None
+    incumbents = sorted((result(v) for k, v in outer.items()
+                         if k.startswith("incumbent") and isinstance(v, dict)),
+                        key=lambda r: (r.trial is None, r.trial or 0))
+    extra = tuned or {}
+    controls = [Control(c.get("seed", i), dict(c.get("scores") or {}), c.get("error"),
+                        c.get("seconds") or 0.0) for i, c in enumerate(extra.get("controls") or [])]
+    p = extra.get("predictions")
+    predictions = Predictions(list(p["rows"]), [v if isinstance(v, list) else [v]
+                                                for v in p["values"]]) if p else None
+    default = outer.get("default")
+    return OuterEvent(cell, result(default) if isinstance(default, dict)
+                      else OuterResult.lost("not stored"), result(tuned) if tuned else None,
+                      incumbents, controls, dict(extra.get("chance") or {}), predictions,
+                      Where(outer.get("node_id")), outer.get("seconds"), outer.get("cpu_seconds"),
+                      outer.get("threads"))
+
+
+def _second_writer(url: str, what: str, exc: Exception) -> ConfigError:
+    """Another process wrote what this run was storing: the database refused it."""
+    return ConfigError([Problem(
+        url, f"one driver at a time writes a store: {what} this run was storing is already "
+        "there, written by another process", str(getattr(exc, "orig", exc))[:200],
+        "let the other run finish (each run needs its own --out, or --storage)")])
 
 
 def _schema_problem(exc: Exception) -> bool:

@@ -66,7 +66,8 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout, uninstalled
 from benchmark import learners, runner  # noqa: E402
-from benchmark.execution import Session  # noqa: E402
+from benchmark.ray_session import Session  # noqa: E402
+from benchmark.records import OuterEvent, TrialEvent  # noqa: E402
 from benchmark.search import evaluate  # noqa: E402
 from benchmark.seeding import derive_seed  # noqa: E402
 
@@ -202,10 +203,9 @@ def _outer_seconds(run_dir: Path) -> tuple[float, float]:
     from benchmark.store import Store, default_url
 
     wall = cpu = 0.0
-    for study in Store(default_url(run_dir)).all_cells():
-        outer = study.user_attrs.get("outer") or {}
-        wall += float(outer.get("seconds") or 0.0)
-        cpu += float(outer.get("cpu_seconds") or 0.0)
+    for outer in Store(default_url(run_dir)).outer_evaluations():
+        wall += float(outer.seconds or 0.0)
+        cpu += float(outer.cpu_seconds or 0.0)
     return wall, cpu
 
 
@@ -324,7 +324,7 @@ def parallel_efficiency(cores: int) -> None:
     last = {}
 
     def on_event(event):
-        if event["kind"] in ("trial", "outer"):
+        if isinstance(event, (TrialEvent, OuterEvent)):
             last["t"] = time.perf_counter()
 
     t0 = time.perf_counter()
@@ -347,7 +347,7 @@ def parallel_efficiency(cores: int) -> None:
 
 
 def threads_report() -> None:
-    from benchmark.execution import probe_threads
+    from benchmark.ray_session import probe_threads
 
     for cpus in (1, 2):
         print(f"  cpus_per_trial={cpus}: {probe_threads(cpus)}")

@@ -11,7 +11,7 @@ def ray_local():
     token authentication on), stopped at the end. Sessions opened inside it join it."""
     import ray
 
-    from benchmark.execution import Session
+    from benchmark.ray_session import Session
 
     with Session(num_cpus=2):
         yield ray

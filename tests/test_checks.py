@@ -162,7 +162,7 @@ def test_study_checks_section_is_validated(tmp_path):
 
 
 def test_report_without_checks_says_so(tmp_path):
-    from benchmark.report import checks as report_checks
+    from benchmark.report import check_sections as report_checks
 
     ctx = report_checks.context(tmp_path, ["x"])
     assert not ctx["available"] and "checks.json" in ctx["reason"]
@@ -368,10 +368,12 @@ def test_sensitive_run_leaves_no_rows_models_or_predictions(ray_local, tmp_path)
     names = {p.name for p in out.rglob("*") if p.is_file()}
     assert not {n for n in names if n.endswith((".pt", ".pkl", ".joblib", ".ubj", ".npy", ".npz"))}
     con = sqlite3.connect(out / "optuna.db")
-    attrs = [json.loads(v) for (v,) in con.execute(
-        "select value_json from study_user_attributes where key='outer'")]
+    tuned = con.execute("select count(*) from benchmark_outer where role = 'tuned'").fetchone()[0]
+    stored = con.execute("select count(*) from benchmark_predictions").fetchone()[0]
+    in_attrs = con.execute("select count(*) from study_user_attributes where key != 'cell'"
+                           ).fetchone()[0]
     con.close()
-    assert attrs and all("predictions" not in a.get("tuned", {}) for a in attrs)
+    assert tuned and stored == 0 and in_attrs == 0  # no predictions stored anywhere
     checks = json.loads((out / "checks.json").read_text())
     assert checks["sensitive"]["datasets"] == ["patients"]
     assert any("support vectors" in m for m in checks["sensitive"]["memorising"])
@@ -604,7 +606,7 @@ def test_report_gives_every_finding_an_anchor(tmp_path):
     the summary table links to it (the verdict box links there too)."""
     from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-    from benchmark.report import checks as report_checks
+    from benchmark.report import check_sections as report_checks
 
     datasets = {}
     for path in (write_leaky(tmp_path), write_clean(tmp_path)):

@@ -286,7 +286,7 @@ def test_cluster_run_scores_equal_a_local_run(cluster_run, ray_local, tmp_path):
                                   pd.read_parquet(folder / "cluster_run" / "scores.parquet"))
     cluster = pd.read_parquet(folder / "cluster_run" / "trials.parquet")
     mine = pd.read_parquet(local / "trials.parquet")
-    keys = ["dataset", "outer_fold", "learner", "trial", "state", "params", "value"]
+    keys = ["dataset", "outer_fold", "learner", "trial", "state", "config", "value"]
     pd.testing.assert_frame_equal(mine[keys], cluster[keys])  # the same trials, trial for trial
     assert (folder / "cluster_run" / "index.html").exists()
     assert report_content(folder / "cluster_run") == report_content(local)  # the same report
@@ -314,7 +314,7 @@ def report_content(run_dir: Path) -> dict:
 EMBEDDED = """
 import os, sys
 sys.path.insert(0, {root!r})
-from benchmark.execution import Session
+from benchmark.ray_session import Session
 with Session(num_cpus=1):
     import ray
     from ray._raylet import AuthenticationMode, get_authentication_mode
@@ -419,7 +419,7 @@ def _children(root: int) -> set[int]:
 def test_threads_inside_a_cell_follow_cpus_per_trial(ray_local, tmp_path):
     """BLAS/OpenMP pools and torch's threads, as seen by the code running a cell in a Ray worker,
     equal ``resources.cpus_per_trial`` (each cell records them with its outer evaluation)."""
-    from benchmark.execution import probe_threads
+    from benchmark.ray_session import probe_threads
     from benchmark.runner import execute, prepare
     from benchmark.store import Store, default_url
     from helpers import write_csv_dataset, write_study
@@ -428,8 +428,8 @@ def test_threads_inside_a_cell_follow_cpus_per_trial(ray_local, tmp_path):
     study = write_study(tmp_path, [ds.name], ["logreg", "mlp"], trials=1,
                         extra="resources: {cpus_per_trial: 2}\n")
     execute(prepare(str(study)), tmp_path / "run")
-    seen = {s.user_attrs["cell"]["learner"]: s.user_attrs["outer"]["threads"]
-            for s in Store(default_url(tmp_path / "run")).all_cells()}
+    seen = {outer.cell.learner: outer.threads
+            for outer in Store(default_url(tmp_path / "run")).outer_evaluations()}
     assert set(seen) == {"logreg", "mlp"}
     for learner, threads in seen.items():
         assert threads["blas"] == [2] and set(threads["openmp"]) <= {2}, (learner, threads)
@@ -450,14 +450,14 @@ os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
 import ray
 ray.init(num_cpus=2, num_gpus=1, include_dashboard=False, _node_ip_address="127.0.0.1",
          log_to_driver=False, configure_logging=False)  # a logical GPU: torch still finds none
-from benchmark import execution
+from benchmark import ray_session
 from benchmark.runner import execute, prepare
 sizes = []
-windows = execution.Session._windows
+windows = ray_session.Session._windows
 def spy(self):
     sizes.append(windows(self))
     return sizes[-1]
-execution.Session._windows = spy
+ray_session.Session._windows = spy
 execute(prepare({study!r}), {out!r})
 print(json.dumps(sizes))
 """

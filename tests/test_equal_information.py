@@ -69,9 +69,9 @@ def test_classical_learners_reach_the_one_hot_view(position_run):
     for r in tuned[tuned["learner"] == "logreg"].itertuples():
         t = trials[(trials["outer_fold"] == r.outer_fold) & (trials["learner"] == "logreg")
                    & (trials["trial"] == r.trial)]
-        reads.append(json.loads(t["params"].iloc[0])["representation"])
+        reads.append(json.loads(t["config"].iloc[0])["representation"])
     assert reads.count("onehot") >= 4, reads  # 6 outer folds; trial 0 reads 3-mer counts
-    first = trials[(trials["learner"] == "logreg") & (trials["trial"] == 0)]["params"]
+    first = trials[(trials["learner"] == "logreg") & (trials["trial"] == 0)]["config"]
     assert {json.loads(p)["representation"] for p in first} == {"kmer3"}
 
 

@@ -90,7 +90,7 @@ def test_out_of_memory_and_estimator_errors_are_failed_trials_shown_in_the_repor
 def test_check_refit_whose_worker_dies_is_rerun_then_reported(ray_local, tmp_path):
     """The checks' refits run as Ray tasks: a killed worker's job runs again; one that keeps
     dying gets ``on_lost``'s result and the others still come back, in order."""
-    from benchmark.execution import Session
+    from benchmark.ray_session import Session
 
     def work(marker: str | None) -> str:  # local, so Ray ships it by value
         import os
@@ -330,7 +330,7 @@ def test_store_writes_what_optuna_add_trial_writes_and_never_twice(tmp_path):
     sent again (e.g. by a retried task) is not stored a second time."""
     import optuna
 
-    from benchmark.records import Cell, TrialEvent
+    from benchmark.records import Cell, TrialEvent, Where
     from benchmark.store import Store
 
     cell = Cell("toy", 0, "logreg")
@@ -343,8 +343,9 @@ def test_store_writes_what_optuna_add_trial_writes_and_never_twice(tmp_path):
                            {**params, "max_iter": 100}, 0.1 * number,
                            None if state == "COMPLETE" else "ValueError: x",
                            {"inner_scores": [0.5], "split_sha256": "ab"}, cell=cell,
-                           number=number, params=params, distributions=dists)
-        return {**trial.as_event(), "node_id": "n", "host": "h", "pid": 7}
+                           number=number, params=params, distributions=dists,
+                           where=Where("n", "h", 7))
+        return trial
 
     events = [event(i, "FAIL" if i == 3 else "COMPLETE") for i in range(6)]
     bulk, plain = Store(f"sqlite:///{tmp_path}/bulk.db"), Store(f"sqlite:///{tmp_path}/plain.db")
@@ -378,9 +379,9 @@ def test_the_database_refuses_a_second_row_for_a_trial_number(tmp_path):
     cell, url = Cell("toy", 0, "naive_bayes"), f"sqlite:///{tmp_path}/optuna.db"
     dist = {"var_smoothing": optuna.distributions.FloatDistribution(1e-12, 1e-2, log=True)}
 
-    def event(number: int) -> dict:
+    def event(number: int) -> TrialEvent:
         return TrialEvent("COMPLETE", 0.5, {}, 0.1, cell=cell, number=number,
-                          params={"var_smoothing": 1e-9}, distributions=dist).as_event()
+                          params={"var_smoothing": 1e-9}, distributions=dist)
 
     first, second = Store(url), Store(url)
     first.record([event(0)], lambda c: "maximize")

@@ -7,7 +7,8 @@ import re
 from types import SimpleNamespace
 
 from benchmark.progress import RunProgress
-from benchmark.records import Cell
+from benchmark.records import (Cell, ChecksProgress, OuterEvent, OuterResult, Phase, RunStarted,
+                               TrialEvent)
 
 from helpers import cli, write_csv_dataset, write_study
 
@@ -42,13 +43,17 @@ def _plan():
     return SimpleNamespace(study=SimpleNamespace(name="tiny"))
 
 
-def _trial(key: str, state: str = "COMPLETE") -> dict:
+def _cell(key: str) -> Cell:
     dataset, fold, learner = key.split("/")
-    return {"kind": "trial", "cell": Cell(dataset, int(fold[4:]), learner), "state": state}
+    return Cell(dataset, int(fold[4:]), learner)
 
 
-def _outer(key: str) -> dict:
-    return {**_trial(key), "kind": "outer"}
+def _trial(key: str, state: str = "COMPLETE") -> TrialEvent:
+    return TrialEvent(state, None, {}, 0.0, cell=_cell(key))
+
+
+def _outer(key: str) -> OuterEvent:
+    return OuterEvent(_cell(key), OuterResult(0, {}, None, {}))
 
 
 def test_trials_cells_and_checks_are_counted_apart():
@@ -57,12 +62,11 @@ def test_trials_cells_and_checks_are_counted_apart():
     out = io.StringIO()
     progress = RunProgress(_plan(), every=3, stream=out, live=False)
     a, b = "toy/fold0/knn", "toy/fold1/knn"
-    events = [{"kind": "start", "cells": {a: 4, b: 4}, "cells_total": 3},
+    events = [RunStarted({a: 4, b: 4}, cells_total=3),
               _trial(a), _trial(a, "FAIL"), _trial(b), _outer(b),  # b stopped after 1 of 4
               _trial(a), _trial(a), _outer(a),
-              {"kind": "phase", "name": "export"}, {"kind": "phase", "name": "checks"},
-              *({"kind": "check", "done": n, "total": 2} for n in range(3)),
-              {"kind": "phase", "name": "done"}]
+              Phase("export"), Phase("checks"), *(ChecksProgress(n, 2) for n in range(3)),
+              Phase("done")]
     for event in events:
         progress.update(event)
     assert _lines(out.getvalue()) == [
@@ -78,8 +82,7 @@ def test_trials_cells_and_checks_are_counted_apart():
 def test_the_terminal_bar_shows_trials_and_checks_as_two_counts():
     progress = RunProgress(_plan(), stream=io.StringIO(), live=True)
     a = "toy/fold0/knn"
-    for event in [{"kind": "start", "cells": {a: 2}}, _trial(a), _trial(a), _outer(a),
-                  {"kind": "check", "done": 1, "total": 3}]:
+    for event in [RunStarted({a: 2}), _trial(a), _trial(a), _outer(a), ChecksProgress(1, 3)]:
         progress.update(event)
     progress.stop()
     tasks = {t.description.split(": ")[1]: (t.completed, t.total)

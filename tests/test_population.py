@@ -10,6 +10,7 @@ import pytest
 from benchmark import learners
 from benchmark.nn import fit_population
 from benchmark.nn import population as pop
+from benchmark.records import OuterEvent, TrialEvent
 from benchmark.study import Resources
 
 from helpers import write_csv_dataset, write_study
@@ -182,7 +183,7 @@ def deep_cell(tmp_path_factory):
 
 
 def _trials(events):
-    return [e for e in events if e["kind"] == "trial"]
+    return [e for e in events if isinstance(e, TrialEvent)]
 
 
 def test_a_cell_runs_its_budget_in_batches_with_the_default_first(deep_cell):
@@ -191,18 +192,18 @@ def test_a_cell_runs_its_budget_in_batches_with_the_default_first(deep_cell):
     cell, args, settings = deep_cell
     events = list(run_cell(cell, *args, settings))
     trials = _trials(events)
-    assert [t["number"] for t in trials] == list(range(7)) and events[-1]["kind"] == "outer"
-    assert trials[0]["config"] == args[2].default_config()
-    assert [t["attrs"]["population"] for t in trials] == [3, 3, 3, 3, 3, 3, 1]
-    assert all(t["state"] == "COMPLETE" and t["attrs"]["epochs"] >= 1 for t in trials)
-    assert all(t["seconds"] > 0 for t in trials)
+    assert [t.number for t in trials] == list(range(7)) and isinstance(events[-1], OuterEvent)
+    assert trials[0].config == args[2].default_config()
+    assert [t.attrs["population"] for t in trials] == [3, 3, 3, 3, 3, 3, 1]
+    assert all(t.state == "COMPLETE" and t.attrs["epochs"] >= 1 for t in trials)
+    assert all(t.seconds > 0 for t in trials)
     again = _trials(run_cell(cell, *args, settings))  # same seed: same configurations and scores
-    assert [(t["config"], t["value"]) for t in again] == [(t["config"], t["value"]) for t in trials]
+    assert [(t.config, t.value) for t in again] == [(t.config, t.value) for t in trials]
     # no batch crosses the end of the 3 random start-up trials: trial 3, the first TPE models,
     # is asked knowing trials 0-2, as when trials run one at a time
     alone = _trials(run_cell(cell, *args, replace(settings, population=1)))
-    assert [t["config"] for t in alone[:4]] == [t["config"] for t in trials[:4]]
-    assert [t["value"] for t in alone[:4]] == pytest.approx([t["value"] for t in trials[:4]])
+    assert [t.config for t in alone[:4]] == [t.config for t in trials[:4]]
+    assert [t.value for t in alone[:4]] == pytest.approx([t.value for t in trials[:4]])
 
 
 def test_a_batch_lost_to_a_crash_is_asked_again_and_stored_trials_never_rerun(deep_cell):
@@ -212,10 +213,9 @@ def test_a_batch_lost_to_a_crash_is_asked_again_and_stored_trials_never_rerun(de
 
     cell, args, settings = deep_cell
     full = _trials(run_cell(cell, *args, settings))
-    history = [{k: t[k] for k in ("number", "state", "value", "params", "config", "attrs",
-                                  "seconds")} for t in full[:4]]
+    history = full[:4]  # as stored: a TrialEvent is a StoredTrial
     resumed = _trials(run_cell(cell, *args, settings, history))
-    assert [t["number"] for t in resumed] == [4, 5, 6]
-    assert [t["config"] for t in resumed] == [t["config"] for t in full[4:]]
+    assert [t.number for t in resumed] == [4, 5, 6]
+    assert [t.config for t in resumed] == [t.config for t in full[4:]]
     for a, b in zip(resumed, full[4:]):  # the batch's rest trains as a smaller population
-        assert a["value"] == pytest.approx(b["value"], abs=1e-6)
+        assert a.value == pytest.approx(b.value, abs=1e-6)

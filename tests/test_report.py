@@ -96,7 +96,7 @@ def _cell(rows: dict, key: dict, task: str, metric: str, tuned: float, n_trials:
         val = np.nan if failed else (default if t == 0 else tuned - sign * abs(rng.normal(0.02, 0.015)))
         vals.append(val)
         rows["trials"].append(dict(**key, trial=t, state="FAIL" if failed else "COMPLETE",
-                                   params=json.dumps({"t": t}), value=val,
+                                   config=json.dumps({"t": t}), value=val,
                                    seconds=SECONDS[key["learner"]] * (1 + 0.1 * rng.random()),
                                    error=OOM if failed else None, node_id="node-1"))
     oriented = np.where(np.isnan(vals), -np.inf, sign * np.array(vals))
@@ -147,7 +147,8 @@ def make_run_folder(tmp_path: Path, *, folds: int = 3, trials: int = 10, study: 
     trials 3 and 7 on fold 1.  ``short`` = (dataset, learner) drops that learner's last two
     trials on every fold (an unequal budget); ``failed_fit`` = (dataset, learner, fold) makes
     that tuned outer fit fail.  The outer-fit timings go to ``fits.parquet``, as runs write
-    them today; ``legacy`` keeps them in the scores table instead, as older runs did.
+    them today; ``legacy`` keeps them in the scores table instead, and names the trials' full
+    configuration ``params``, as older runs did.
     """
     rng = np.random.default_rng(seed)
     study = study or STUDY
@@ -167,7 +168,9 @@ def make_run_folder(tmp_path: Path, *, folds: int = 3, trials: int = 10, study: 
                 key = dict(dataset=ds, outer_fold=k, learner=learner,
                            family="deep" if learner in DEEP else "classical")
                 _cell(rows, key, task, metric, tuned, n_trials, failed_fit == (ds, learner, k), rng)
-    pd.DataFrame(rows["trials"]).to_parquet(run / "trials.parquet", index=False)
+    table = pd.DataFrame(rows["trials"])
+    table = table.rename(columns={"config": "params"}) if legacy else table
+    table.to_parquet(run / "trials.parquet", index=False)
     pd.DataFrame(rows["curves"]).to_parquet(run / "curves.parquet", index=False)
     scores = pd.DataFrame(rows["scores"])
     if not legacy:
@@ -326,7 +329,9 @@ def test_deep_only_dataset_and_an_empty_run(tmp_path):
 
 def test_outer_fit_seconds_from_fits_parquet_match_the_legacy_scores_column(tmp_path):
     a = analyse(load_run(make_run_folder(tmp_path / "a")))
-    b = analyse(load_run(make_run_folder(tmp_path / "b", legacy=True)))
+    old = load_run(make_run_folder(tmp_path / "b", legacy=True))
+    assert "config" in old.trials and "params" not in old.trials  # an older name, read as today's
+    b = analyse(old)
     assert a.cost["refit_seconds"].sum() > 0
     assert a.cost["refit_seconds"].sum() == pytest.approx(b.cost["refit_seconds"].sum())
     mlp = a.cost[(a.cost["dataset"] == "digits") & (a.cost["learner"] == "mlp")].iloc[0]
@@ -594,7 +599,7 @@ def test_tuning_table_names_what_the_tuned_configurations_read(tmp_path):
     trials = pd.read_parquet(run / "trials.parquet")
     at = (trials["dataset"] == "digits") & (trials["learner"] == "logreg")
     reads = ["pool2" if k == 0 else "pixels" for k in trials.loc[at, "outer_fold"]]
-    trials.loc[at, "params"] = [json.dumps({"C": 1.0, "representation": r}) for r in reads]
+    trials.loc[at, "config"] = [json.dumps({"C": 1.0, "representation": r}) for r in reads]
     trials.to_parquet(run / "trials.parquet", index=False)
     text = re.sub(r"<[^>]+>", " ", build_report(run).read_text())
     assert "flat pixels in 2 folds, 2x2 average-pooled pixels in 1 fold" in text

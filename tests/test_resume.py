@@ -72,6 +72,7 @@ def test_seconds_cap_counts_the_trials_stored_before_a_resume(tmp_path):
     trials already took longer than the cap goes straight to its outer evaluation."""
     from dataclasses import replace
 
+    from benchmark.records import OuterEvent, TrialEvent
     from benchmark.runner import prepare
     from benchmark.search import run_cell
 
@@ -82,10 +83,9 @@ def test_seconds_cap_counts_the_trials_stored_before_a_resume(tmp_path):
             plan.spaces["naive_bayes"])
     settings = replace(plan.settings(cell.dataset, 1), seconds=1.0)
     first = list(run_cell(cell, *args, settings))
-    history = [{**{k: e[k] for k in ("number", "state", "value", "params", "config", "attrs")},
-                "seconds": 0.6} for e in first if e["kind"] == "trial"][:2]  # 1.2 s stored
-    resumed = [e["kind"] for e in run_cell(cell, *args, settings, history)]
-    assert resumed == ["outer"]
-    under = [e["kind"] for e in run_cell(cell, *args, settings, [{**h, "seconds": 0.1}
-                                                                  for h in history])]
-    assert under.count("trial") == 3 and under[-1] == "outer"  # 0.2 s stored: the rest runs
+    history = [replace(e, seconds=0.6) for e in first if isinstance(e, TrialEvent)][:2]  # 1.2 s
+    resumed = [type(e) for e in run_cell(cell, *args, settings, history)]
+    assert resumed == [OuterEvent]
+    under = [type(e) for e in run_cell(cell, *args, settings,
+                                       [replace(h, seconds=0.1) for h in history])]
+    assert under.count(TrialEvent) == 3 and under[-1] is OuterEvent  # 0.2 s stored: the rest runs

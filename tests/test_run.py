@@ -43,8 +43,8 @@ def test_trial_zero_is_the_library_default(finished_run):
     trials, _, _ = results.load(out)
     for learner, rows in trials[trials.trial == 0].groupby("learner"):
         expected = load_space(learner).default_config()
-        for params in rows.params:
-            assert json.loads(params) == json.loads(json.dumps(expected))
+        for config in rows.config:
+            assert json.loads(config) == json.loads(json.dumps(expected))
 
 
 def test_every_trial_used_the_plan_indices(finished_run):

@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from benchmark.execution import clean_leftovers, processes_using
+from benchmark.ray_session import clean_leftovers, processes_using
 from helpers import (ROOT, cli, kill_session, snapshot, start_run, stored_trials, wait_until,
                      write_csv_dataset, write_study)
 
@@ -160,10 +160,10 @@ def test_the_folder_lock_is_held_for_a_driver_lifetime_and_freed_by_its_death(tm
     """The lock of a live process refuses another driver, naming it; SIGKILL frees it (the
     kernel drops it), and the next driver reads what the dead one recorded."""
     from benchmark.errors import ConfigError
-    from benchmark.manifest import FolderLock, holder
+    from benchmark.run_manifest import FolderLock, holder
 
     out = tmp_path / "run"
-    code = ("import sys, time\nfrom benchmark.manifest import FolderLock, driver_facts\n"
+    code = ("import sys, time\nfrom benchmark.run_manifest import FolderLock, driver_facts\n"
             "with FolderLock(sys.argv[1]) as lock:\n"
             "    lock.note(**driver_facts()); print('held', flush=True); time.sleep(600)\n")
     proc = subprocess.Popen([sys.executable, "-c", code, str(out)], cwd=ROOT,

@@ -128,19 +128,17 @@ def test_an_equal_budget_search_finds_the_onehot_view_and_resumes_on_it(position
     settings = CellSettings(task="binary", metric="auroc", trials=10, seconds=None, seed=0,
                             n_startup_trials=3)
     events = list(run_cell(cell, data, fold, load_space("logreg"), settings))
-    trials, outer = events[:-1], events[-1]["results"]
-    assert trials[0]["params"][REPRESENTATION] == "kmer3"  # trial 0: the declared view
-    assert all(REPRESENTATION in t["distributions"] for t in trials)  # stored with the trial
-    tuned, default = outer["tuned"], outer["default"]
-    assert tuned["config"][REPRESENTATION] == "onehot"  # the report names it from here
-    assert tuned["scores"]["auroc"] > default["scores"]["auroc"] + 0.25
-    assert tuned["controls"] and all(c["error"] is None for c in tuned["controls"])
+    trials, outer = events[:-1], events[-1]
+    assert trials[0].params[REPRESENTATION] == "kmer3"  # trial 0: the declared view
+    assert all(REPRESENTATION in t.distributions for t in trials)  # stored with the trial
+    tuned, default = outer.tuned, outer.default
+    assert tuned.config[REPRESENTATION] == "onehot"  # the report names it from here
+    assert tuned.scores["auroc"] > default.scores["auroc"] + 0.25
+    assert outer.controls and all(c.error is None for c in outer.controls)
     # resuming from stored trials replays the representation and proposes the same trials
-    history = [{**{k: t[k] for k in ("number", "state", "value", "params", "config", "attrs")},
-                "seconds": t["seconds"]} for t in trials[:5]]
-    resumed = list(run_cell(cell, data, fold, load_space("logreg"), settings, history))
-    assert [t["params"] for t in resumed[:-1]] == [t["params"] for t in trials[5:]]
-    assert resumed[-1]["results"]["tuned"]["config"] == tuned["config"]
+    resumed = list(run_cell(cell, data, fold, load_space("logreg"), settings, trials[:5]))
+    assert [t.params for t in resumed[:-1]] == [t.params for t in trials[5:]]
+    assert resumed[-1].tuned.config == tuned.config
 
 
 def test_a_fixed_representation_is_read_as_written(position):
@@ -150,6 +148,6 @@ def test_a_fixed_representation_is_read_as_written(position):
     settings = CellSettings(task="binary", metric="auroc", trials=2, seconds=None, seed=0,
                             controls=0)
     events = list(run_cell(Cell("position", 0, "logreg"), data, plan.folds[0], space, settings))
-    assert all(REPRESENTATION not in e["params"] for e in events[:-1])
-    assert events[-1]["results"]["default"]["config"][REPRESENTATION] == "onehot"
-    assert events[-1]["results"]["default"]["scores"]["auroc"] > 0.8
+    assert all(REPRESENTATION not in e.params for e in events[:-1])
+    assert events[-1].default.config[REPRESENTATION] == "onehot"
+    assert events[-1].default.scores["auroc"] > 0.8

@@ -30,33 +30,37 @@ The package is imported inside Ray workers (``controls``), so this file imports 
 from __future__ import annotations
 
 
-def in_cell(module, tuned: dict, pred, data, fold, X, settings, cell_seed: int) -> dict:
-    """What the checks need from a cell's worker, added to its tuned outer result (``pred``: its
-    test predictions, None when it failed): the
+def in_cell(module, tuned, pred, data, fold, X, settings, cell_seed: int) -> tuple:
+    """What the checks need from a cell's worker, beside its tuned outer result (``tuned``, a
+    ``records.OuterResult``; ``pred``: its test predictions, None when it failed): the
     shuffled-label controls of the tuned configuration (Tip 7), the chance level of each metric
-    and the per-example test predictions (Tip 9), never for a sensitive dataset (Tip 10),
-    whose run folder must hold no per-example output.
+    and the per-example test predictions (Tip 9), never for a sensitive dataset (Tip 10), whose
+    run folder must hold no per-example output. Returns ``(controls, chance, predictions)``:
+    a list of ``records.Control``, metric -> chance level, ``records.Predictions`` or None.
 
     ``settings.controls`` is a number of refits or "auto": sized here from the test fold, which
     only the worker's fold knows (``controls.refits``)."""
     import numpy as np
 
     from ..fitting import fit, predict
+    from ..records import Control, Predictions
     from ..seeding import derive_seed
     from . import controls
 
-    if tuned.get("error"):
-        return {}
+    if tuned.error:
+        return [], {}, None
     seed = derive_seed(cell_seed, "outer")
     n = controls.refits(settings.controls, data.task, data.y[fold.test])
-    extra = {"controls": controls.shuffled_fits(
+    refits = controls.shuffled_fits(
         lambda c, d, rows, s, t: fit(module, c, d, rows, s, t),
         lambda model, Xt: predict(model, Xt, data.task, data.n_classes),
-        data, fold, X, tuned["config"], n, cell_seed, seed, settings.threads),
-        "chance": controls.chance_all(data.task, data.y[fold.test], data.n_classes)}
+        data, fold, X, tuned.config, n, cell_seed, seed, settings.threads)
+    chance = controls.chance_all(data.task, data.y[fold.test], data.n_classes)
+    predictions = None
     if not data.sensitive and pred is not None:
-        extra["predictions"] = {"rows": fold.test.tolist(), "values": np.round(pred, 6).tolist()}
-    return extra
+        values = np.round(np.asarray(pred, dtype=float), 6)
+        predictions = Predictions(fold.test.tolist(), values.reshape(len(values), -1).tolist())
+    return [Control(**c) for c in refits], chance, predictions
 
 
 def run_checks(plan, run_dir, store, run_jobs=None) -> dict:

@@ -61,11 +61,10 @@ def best_learners(scores: pd.DataFrame, dataset: str, metric: str) -> dict[str, 
 def tuned_configs(store) -> dict[tuple[str, int, str], dict]:
     """(dataset, outer fold, learner) -> the tuned configuration the cell refit and scored."""
     out = {}
-    for study in store.all_cells():
-        cell, outer = study.user_attrs["cell"], study.user_attrs.get("outer") or {}
-        tuned = outer.get("tuned") or {}
-        if tuned.get("config") is not None and not tuned.get("error"):
-            out[(cell["dataset"], int(cell["outer_fold"]), cell["learner"])] = dict(tuned["config"])
+    for outer in store.outer_evaluations():
+        tuned, cell = outer.tuned, outer.cell
+        if tuned is not None and not tuned.error:
+            out[(cell.dataset, cell.fold, cell.learner)] = dict(tuned.config)
     return out
 
 

@@ -21,7 +21,7 @@ from ..errors import Problem, raise_if
 from ..specs import DatasetSpec
 from . import notes, views
 from .dataset import Dataset
-from .manifest import check_spec, load_spec
+from .spec_file import check_spec, load_spec
 from .sources import Raw, read_source, where
 from .validate import feature_columns, is_declared_categorical, validate_frame
 

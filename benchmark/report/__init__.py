@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .. import run_folder
-from . import checks as check_sections
+from . import check_sections
 from . import context, page
 from .analysis import Analysis, analyse
 from .run import Run, load_run

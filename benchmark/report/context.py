@@ -48,7 +48,7 @@ def problem_checks(checks: dict | None, dataset: str) -> list[dict]:
     """The dataset's findings at level "problem": they qualify its verdict (README, "Checks that
     gate the verdict"), with the anchor of the finding in the checks sections."""
     entry = ((checks or {}).get("datasets") or {}).get(dataset) or {}
-    from .checks import anchor
+    from .check_sections import anchor
 
     return [dict(title=f["title"], check=f["check"], href="#" + anchor(dataset, f["check"]))
             for f in entry.get("findings", []) if f.get("level") == "problem"]

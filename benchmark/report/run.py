@@ -13,9 +13,6 @@ import pandas as pd
 from .. import run_folder as folder
 from ..errors import ConfigError, Problem
 
-# The columns the report reads of curves.parquet and fits.parquet (results.py writes more).
-CURVE_COLUMNS_READ = ["dataset", "outer_fold", "learner", "family", "trial", "metric", "value"]
-FIT_COLUMNS_READ = ["dataset", "outer_fold", "learner", "config", "fit_seconds", "error"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -70,7 +67,8 @@ def load_run(run_dir: Path) -> Run:
     manifest = folder.read_json(run_dir, folder.MANIFEST, required=True)
     trials = folder.read_table(run_dir, folder.TRIALS)
     scores = folder.read_table(run_dir, folder.SCORES)
-    curves = folder.read_table(run_dir, folder.CURVES, pd.DataFrame(columns=CURVE_COLUMNS_READ))
+    curves = folder.read_table(run_dir, folder.CURVES,
+                               pd.DataFrame(columns=folder.CURVE_COLUMNS))
     for frame in (trials, scores, curves):
         if "value" in frame:
             frame["value"] = pd.to_numeric(frame["value"], errors="coerce").astype(float)
@@ -88,8 +86,8 @@ def _fits(run_dir: Path, scores: pd.DataFrame) -> pd.DataFrame:
     elif "fit_seconds" in scores:
         fits = scores.drop_duplicates(["dataset", "outer_fold", "learner", "config"])
     else:
-        return pd.DataFrame(columns=FIT_COLUMNS_READ)
-    fits = fits.reindex(columns=FIT_COLUMNS_READ)
+        return pd.DataFrame(columns=folder.FIT_COLUMNS)
+    fits = fits.reindex(columns=folder.FIT_COLUMNS)
     fits["fit_seconds"] = pd.to_numeric(fits["fit_seconds"], errors="coerce").astype(float)
     return fits
 

@@ -142,11 +142,11 @@ def tuned_representations(scores: pd.DataFrame, trials: pd.DataFrame) -> dict[tu
     import json
 
     tuned = scores[scores["config"] == "tuned"].drop_duplicates(["dataset", "outer_fold", "learner"])
-    params = trials.set_index(["dataset", "outer_fold", "learner", "trial"])["params"]
-    params = params[~params.index.duplicated()]
+    configs = trials.set_index(["dataset", "outer_fold", "learner", "trial"])["config"]
+    configs = configs[~configs.index.duplicated()]
     out: dict[tuple[str, str], dict] = {}
     for r in tuned.itertuples():
-        raw = params.get((r.dataset, r.outer_fold, r.learner, r.trial)) if pd.notna(r.trial) else None
+        raw = configs.get((r.dataset, r.outer_fold, r.learner, r.trial)) if pd.notna(r.trial) else None
         rep = json.loads(raw).get("representation") if isinstance(raw, str) else None
         if rep:
             counts = out.setdefault((r.dataset, r.learner), {})

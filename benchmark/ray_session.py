@@ -27,12 +27,13 @@ import sys
 import tempfile
 import time
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterable, Iterator
 
 import ray
 
 from .errors import ConfigError, Problem
+from .records import Cell, OuterEvent, StoredTrial, TrialEvent, Where
 
 LOOPBACK = "127.0.0.1"
 KEEP_SESSION = "BENCHMARK_KEEP_RAY_SESSION"  # set (not "0"): the embedded Ray's folder is kept
@@ -45,12 +46,12 @@ TASK_ERRORS = (ray.exceptions.RayError, OSError)
 class Job:
     """One cell's Ray task: ``search.run_cell``'s arguments and what the retry policy needs."""
 
-    cell: Any  # records.Cell
+    cell: Cell
     data: Any  # the Dataset, or its ObjectRef
     fold: Any  # splits.Fold
     space: Any  # spaces.SearchSpace
     settings: Any  # search.CellSettings
-    history: list  # the cell's stored trials
+    history: list[StoredTrial]  # the cell's stored trials
     deep: bool
     attempt: int = 0  # how many times the trial ``at`` has already been lost with its worker
     at: int = 0  # the first trial this job runs (the stored trials when it was built)
@@ -105,20 +106,21 @@ def thread_counts() -> dict[str, Any]:
 
 @ray.remote
 def _cell_task(cell, data, fold, space, settings, history):
+    """``search.run_cell`` in a worker: each event it yields, stamped with where it ran; the outer
+    evaluation also with its compute (for the efficiency figures) and the thread pools it saw."""
     from . import learners
     from .search import run_cell
 
-    node = ray.get_runtime_context().get_node_id()
-    where = {"node_id": node, "host": socket.gethostname(), "pid": os.getpid()}
+    where = Where(ray.get_runtime_context().get_node_id(), socket.gethostname(), os.getpid())
     deep = learners.get(cell.learner).FAMILY == "deep"
     with thread_limits(settings.threads, deep):
         events = run_cell(cell, data, fold, space, settings, history)
         t, cpu = time.perf_counter(), time.thread_time()
         for event in events:
-            if event["kind"] == "outer":  # its compute (for the efficiency figures) and threads
-                event = {**event, "seconds": time.perf_counter() - t,
-                         "cpu_seconds": time.thread_time() - cpu, "threads": thread_counts()}
-            yield {**event, **where}
+            if isinstance(event, OuterEvent):
+                event = replace(event, seconds=time.perf_counter() - t,
+                                cpu_seconds=time.thread_time() - cpu, threads=thread_counts())
+            yield replace(event, where=where)
             t, cpu = time.perf_counter(), time.thread_time()
 
 
@@ -422,7 +424,7 @@ class Session:
         return window, min(window, 2 * max(gpu_slots, 1))
 
     def stream(self, jobs: Iterable[Job], on_crash: Callable[[Job, Exception], Job | None]
-               ) -> Iterator[list[dict]]:
+               ) -> Iterator[list[TrialEvent | OuterEvent]]:
         """Yield the events of every job in batches, as they arrive.
 
         Jobs are submitted in order as the iterable yields them (building one may read the

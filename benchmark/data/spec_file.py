@@ -1,4 +1,4 @@
-"""Dataset manifests: find and parse a dataset YAML, then check it statically (no data is read).
+"""A dataset's YAML file (its spec): find and parse it, then check it statically (no data read).
 
 Static checks run before any file is opened so that a typo costs milliseconds, not a download.
 """
