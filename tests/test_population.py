@@ -58,7 +58,7 @@ def _estimators(name: str, configs: list[dict], size: dict) -> list:
 def _fit(models, X, y, together: bool, monkeypatch) -> list:
     """Fit ``models`` as one stack (the plan told to stack anything), or each alone."""
     with monkeypatch.context() as m:
-        m.setitem(pop.OVERHEAD, "cpu", 1e30)
+        m.setitem(pop.STEP, "cpu", {None: (1e30, 0.0)})
         m.setitem(pop.CAP, "cpu", 1e30)
         data = (X[:72], y[:72], (X[72:], y[72:]))
         errors = (fit_population(models, *data) if together
@@ -118,7 +118,7 @@ def test_a_diverging_member_fails_alone(monkeypatch):
     configs = [MLP[0], {**MLP[1], "lr": 1e6, "weight_decay": 0.0}, MLP[3]]
     models = _estimators("mlp", configs, {"width": 16})
     with monkeypatch.context() as m:
-        m.setitem(pop.OVERHEAD, "cpu", 1e30)
+        m.setitem(pop.STEP, "cpu", {None: (1e30, 0.0)})
         m.setitem(pop.CAP, "cpu", 1e30)
         errors = fit_population(models, X[:72] * 1e3, y[:72], (X[72:], y[72:]))
     assert errors[0] is None and errors[2] is None
@@ -143,7 +143,8 @@ def test_runs_are_bit_identical_and_share_their_seconds(monkeypatch):
 
 def test_the_plan_stacks_small_networks_and_trains_large_ones_alone():
     X, y = _data("tabular", n=400)
-    small = [{**MLP[i % 4], "width": w, "batch_size": 32} for i, w in enumerate([32, 40, 48])]
+    small = [{**MLP[0], "width": w, "dropout": p, "batch_size": 32}
+             for w, p in [(32, 0.0), (40, 0.2), (48, 0.4)]]
     large = [{**MLP[0], "depth": 4, "width": 512, "batch_size": 256}]
     other = [{**MLP[1], "width": 32, "batch_size": 64}]  # another batch size: another stack
     models = [learners.get("mlp").build(c, "binary", i, 1)
@@ -155,6 +156,11 @@ def test_the_plan_stacks_small_networks_and_trains_large_ones_alone():
     groups = pop.plan(members, "mlp", data, first.device_, 1)
     sizes = sorted(len(g) for g in groups)
     assert sizes == [1, 1, 3], sizes
+    # on a CPU, small members whose depths, activations and batch norm all differ cost more
+    # cut apart and joined at every layer than they save together
+    mixed = [pop._member(learners.get("mlp").build({**c, "width": 32, "batch_size": 32},
+                                                   "binary", 0, 1)) for c in MLP[:3]]
+    assert len(pop.plan(mixed, "mlp", data, first.device_, 1)) == 3
     cnn = [pop._member(learners.get("cnn1d").build({**CNN1D[0], "kernel_size": k}, "binary",
                                                     0, 1)) for k in (5, 7)]
     Xs, ys = _data("onehot")

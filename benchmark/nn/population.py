@@ -17,11 +17,14 @@ masked) was measured and withdrawn: a member with the larger batch finishes its 
 steps, so little is shared; two members without batch norm gained at most 17% over training
 apart, batch norm over each member's own rows cost more than that, and the cost model never
 chose it for populations drawn from the search spaces.
-Widths differ freely and are padded with zeros; since padding costs arithmetic, a member joins a
-stack only while the padding it adds costs less than the per-step overhead it saves
-(``OVERHEAD``, a fixed figure per device type, so the plan, and with it every score, never
-depends on the machine's load). On a CPU, small networks share and large ones train alone; on
-a GPU nearly everything shares.
+Widths differ freely and are padded with zeros, depths and (MLP) activations and batch norm may
+differ at the price of cutting the member axis into pieces (``Stack.splits``). A member joins a
+stack only while what it adds (its padding's arithmetic and the cuts) costs less than the
+per-step overhead it saves (``STEP``: fixed figures per device type and architecture, so the
+plan, and with it every score, never depends on the machine's load). On a CPU they were fitted to
+pairs of configurations drawn from each space, timed apart and together
+(``scripts/calibrate_stacks.py``): there only small members of similar structure share, and
+large ones train alone; on a GPU (not yet measured) nearly everything shares.
 
 A member trains the same alone as in any population: its random numbers come from its own
 streams, drawn in its own shapes, and padding adds exact zeros. Members of equal widths get bit
@@ -46,9 +49,12 @@ from .stacks import STACKS, Stack, resolved
 from .trainer import (EVAL_BATCH, TrainConfig, autocast, init_weights, make_scheduler,
                       step_schedule, train)
 
-# One training step's fixed cost in floating-point operations of useful work, and the largest
-# stack worth building (beyond it, stacked tensors outgrow the CPU's caches).
-OVERHEAD = {"cpu": 1.5e7, "cuda": 2e9}
+# Per device type and architecture (None: any other), one training step's fixed cost and the cost
+# of each cut of the member axis, in floating-point operations of useful work (the stacks'
+# ``work`` units); the CPU's MLP and ResNet figures fitted by scripts/calibrate_stacks.py. And the
+# largest stack worth building (beyond it, stacked tensors outgrow the CPU's caches).
+STEP = {"cpu": {"mlp": (3.0e7, 8.5e6), "resnet": (6.1e7, 2.6e7), None: (1.5e7, 1.5e7)},
+        "cuda": {None: (2e9, 2e8)}}
 CAP = {"cpu": 4e8, "cuda": math.inf}
 OPTIMIZER = 30.0  # an optimizer step's work per learned number, in the same units
 
@@ -160,7 +166,8 @@ def plan(members: list[Member], name: str, data: Data, device: torch.device,
     if stack is None:
         return [[m] for m in live]
     in_shape, n = tuple(data.X.shape[1:]), len(data.X)
-    overhead = OVERHEAD.get(device.type, OVERHEAD["cpu"]) * max(1, int(threads or 1))
+    costs = STEP.get(device.type, STEP["cpu"])
+    overhead, cut = (c * max(1, int(threads or 1)) for c in costs.get(name, costs[None]))
     cap = CAP.get(device.type, CAP["cpu"]) * max(1, int(threads or 1))
     keys: dict = {}
     for m in live:
@@ -168,7 +175,7 @@ def plan(members: list[Member], name: str, data: Data, device: torch.device,
         keys.setdefault((stack.key(m.spec, in_shape), rows, m.cfg.precision), []).append(m)
     groups = []
     for (_, rows, _), same in keys.items():
-        cost = lambda ms: _work(stack, ms, in_shape, data.d_out, rows)  # noqa: E731
+        cost = lambda ms: _work(stack, ms, in_shape, data.d_out, rows, cut)  # noqa: E731
         same = sorted(same, key=lambda m: cost([m]))
         current: list[Member] = []
         for m in same:
@@ -187,16 +194,19 @@ def plan(members: list[Member], name: str, data: Data, device: torch.device,
     return groups
 
 
-def _work(stack: type[Stack], members: list[Member], in_shape, d_out, rows) -> float:
+def _work(stack: type[Stack], members: list[Member], in_shape, d_out, rows, cut: float = 0.0
+          ) -> float:
     """One step's work for ``members`` stacked: each at its own depth and the stack's widths,
     plus the optimizer's pass over every member's row of the flat parameters (as long as the
-    largest member's)."""
+    largest member's), plus ``cut`` for each cut of the member axis."""
     dims = {}
     for m in members:
         for k, v in stack.dims(m.spec).items():
             dims[k] = max(dims.get(k, 0), v)
     row = max((stack.weights(m.spec, dims, in_shape, d_out) for m in members), default=0)
-    return sum(stack.work(m.spec, dims, in_shape, d_out, rows) + OPTIMIZER * row for m in members)
+    specs = sorted((m.spec for m in members), key=stack.order)
+    return (sum(stack.work(m.spec, dims, in_shape, d_out, rows) + OPTIMIZER * row for m in members)
+            + cut * stack.splits(specs))
 
 
 # ------------------------------------------------------------------ training

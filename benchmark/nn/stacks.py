@@ -128,6 +128,13 @@ class Stack:
         return ()
 
     @staticmethod
+    def splits(specs: Sequence[dict]) -> int:
+        """How many times one training step cuts the member axis of ``specs`` (in ``order``)
+        into pieces and joins them again: a layer only the deeper members have, an activation
+        or batch norm applied per run. Each cut is a few more small operations per step."""
+        return 0
+
+    @staticmethod
     def key(spec: dict, in_shape: tuple) -> tuple:
         """Members with different keys never share a stack (their layer structure differs)."""
         return ()
@@ -278,6 +285,16 @@ class MLPStack(Stack):
         return (-int(spec["depth"]), spec["activation"], bool(spec["batch_norm"]))
 
     @staticmethod
+    def splits(specs):
+        depths, cuts = [int(s["depth"]) for s in specs], 0
+        for l in range(max(depths, default=0)):
+            inner = [s for s, d in zip(specs, depths) if d > l]
+            bn = [bool(s["batch_norm"]) for s in inner]
+            cuts += (len(inner) < len(specs)) + len(runs([s["activation"] for s in inner])) - 1
+            cuts += len(runs(bn)) - 1 if any(bn) else 0
+        return cuts
+
+    @staticmethod
     def key(spec, in_shape):
         return (int(spec["depth"]) == 0,)
 
@@ -345,6 +362,11 @@ class ResNetStack(Stack):
     @staticmethod
     def order(spec):
         return (-int(spec["n_blocks"]),)
+
+    @staticmethod
+    def splits(specs):
+        blocks = [int(s["n_blocks"]) for s in specs]
+        return sum(sum(b > l for b in blocks) < len(blocks) for l in range(max(blocks, default=0)))
 
     @staticmethod
     def dims(spec):
