@@ -116,7 +116,7 @@ def prepare(study_ref: str, trials: int | None = None, seed: int | None = None) 
 
 
 def _load_spec(study: StudySpec, i: int, name: str):
-    """A dataset entry's manifest; a YAML that is not there is named by the study key."""
+    """A dataset entry's YAML spec; a YAML that is not there is named by the study key."""
     path = resolve_spec(dataset_ref(study, name))
     if not path.exists():
         raise ConfigError([Problem(

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import sqlite3
 from contextlib import closing
 from datetime import datetime, timezone
@@ -307,7 +308,8 @@ class Store:
         return self._studies[cell.key]
 
     def history(self, cell: Cell, direction: str) -> list[StoredTrial]:
-        """Finished trials of the cell, in trial order, for its worker to resume from."""
+        """Finished trials of the cell, in trial order, for its worker to resume from, each with
+        every attribute it was stored with (the worker replays them into its sampler's study)."""
         trials = self.study(cell, direction).get_trials(
             deepcopy=False, states=(TrialState.COMPLETE, TrialState.FAIL))
         return [_stored_trial(t) for t in sorted(trials, key=lambda t: t.number)]
@@ -482,14 +484,17 @@ class Store:
 
     # ------------------------------------------------------------------ reading
 
-    def outer_evaluations(self) -> list[OuterEvent]:
-        """Every stored outer evaluation, in cell key order."""
-        return [c.outer for c in self.cells(trials=False) if c.outer is not None]
+    def outer_evaluations(self, predictions: bool = False) -> list[OuterEvent]:
+        """Every stored outer evaluation, in cell key order (without the per-example
+        predictions, the store's largest table, unless asked)."""
+        return [c.outer for c in self.cells(trials=False, predictions=predictions)
+                if c.outer is not None]
 
-    def cells(self, trials: bool = True) -> list[StoredCell]:
+    def cells(self, trials: bool = True, predictions: bool = True) -> list[StoredCell]:
         """Every cell in the store, in key order: its trials in trial order (left out, an empty
-        list, with ``trials=False``) and its outer evaluation once it is stored."""
-        outer = self._read_outer()
+        list, with ``trials=False``) and its outer evaluation once it is stored (its
+        ``predictions`` None with ``predictions=False``)."""
+        outer = self._read_outer(predictions)
         out = []
         for study in sorted(self.storage.get_all_studies(), key=lambda s: s.study_name):
             cell = _cell_of(study)
@@ -503,18 +508,19 @@ class Store:
             out.append(StoredCell(cell, found, event))
         return out
 
-    def _read_outer(self) -> dict[str, OuterEvent]:
+    def _read_outer(self, predictions: bool = True) -> dict[str, OuterEvent]:
         """The outer evaluations in the store's own tables, by study name (``_outer_rows``
         undone)."""
         if not self._outer_tables_exist:
             return {}
         from sqlalchemy import select
 
-        t = self._tables
+        t = {k: v for k, v in self._tables.items() if predictions or k != "predictions"}
         with self.storage.engine.connect() as con:
             rows = {k: con.execute(select(table).order_by(*(
                 [table.c.id] if "id" in table.c else [table.c.study_name]))).mappings().all()
                 for k, table in t.items()}
+        rows.setdefault("predictions", [])
         results: dict[str, dict] = {}
         for r in rows["outer"]:
             res = OuterResult(r["trial"], json.loads(r["config"]), r["fit_seconds"],
@@ -554,28 +560,39 @@ def _outer_rows(event: OuterEvent) -> dict[str, list[dict]]:
     """The rows of each of the store's own tables for one outer evaluation."""
     name, where = event.cell.key, event.where
     cells = [{"study_name": name, "node_id": where.node_id, "host": where.host, "pid": where.pid,
-              "seconds": event.seconds, "cpu_seconds": event.cpu_seconds,
+              "seconds": _double(event.seconds), "cpu_seconds": _double(event.cpu_seconds),
               "threads": None if event.threads is None else json.dumps(event.threads),
               "chance": json.dumps(event.chance)}]
     tested = [("default", event.default), *(("incumbent", r) for r in event.incumbents),
               *([("tuned", event.tuned)] if event.tuned is not None else [])]
     outer = [{"study_name": name, "role": role, "trial": r.trial, "config": json.dumps(r.config),
-              "fit_seconds": r.fit_seconds, "scores": json.dumps(r.scores), "error": r.error}
+              "fit_seconds": _double(r.fit_seconds), "scores": json.dumps(r.scores),
+              "error": r.error}
              for role, r in tested]
     controls = []
     for c in event.controls:
-        base = {"study_name": name, "seed": c.seed, "error": c.error, "seconds": c.seconds}
-        controls += ([{**base, "metric": m, "value": v} for m, v in c.scores.items()]
+        base = {"study_name": name, "seed": c.seed, "error": c.error,
+                "seconds": _double(c.seconds)}
+        controls += ([{**base, "metric": m, "value": _double(v)} for m, v in c.scores.items()]
                      or [{**base, "metric": None, "value": None}])
     p = event.predictions
     predictions = [] if p is None else [
-        {"study_name": name, "row": int(row), "output": k, "value": float(v)}
+        {"study_name": name, "row": int(row), "output": k, "value": _double(v)}
         for row, values in zip(p.rows, p.values) for k, v in enumerate(values)]
     return {"cells": cells, "outer": outer, "controls": controls, "predictions": predictions}
 
 
+def _double(value) -> float | None:
+    """A number for a double column: NULL when missing or not finite (MySQL refuses NaN and
+    infinities; SQLite would store NaN as NULL anyway), read back as NaN by ``_real``."""
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
 def _real(value) -> float:
-    """A stored double (SQLite keeps NaN as NULL)."""
+    """A stored double (NULL: missing or not finite)."""
     return float("nan") if value is None else float(value)
 
 

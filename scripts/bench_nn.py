@@ -137,7 +137,8 @@ def main() -> None:
         rates = " ".join(f"{n / r['pop'][m]:>8.2f}" for m in args.sizes)
         ratio = " ".join(f"{r['ref'] / r['pop'][m]:>7.2f}x" for m in args.sizes)
         stack = " ".join(f"{r['stack'][m]:>8.1f}" for m in args.sizes)
-        per_epoch = " ".join(f"{(r['epochs'][m] / r['pop'][m]) / (r['ref_epochs'] / r['ref']):>7.2f}x"
+        ref_rate = r["ref_epochs"] / r["ref"] or float("nan")  # every reference fit diverged
+        per_epoch = " ".join(f"{(r['epochs'][m] / r['pop'][m]) / ref_rate:>7.2f}x"
                              for m in args.sizes)
         print(f"{learner:<7} {r['what']:<22} {n / r['ref']:>9.2f} {rates}")
         print(f"{'':<7} {'':<22} {'':>9} {ratio}")

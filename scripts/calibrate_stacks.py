@@ -10,7 +10,7 @@ member axis (``Stack.splits``); ``overhead x rate`` and ``cut x rate`` are the f
 fit (they are far from the decision and would dominate it). Also printed: how often the plan's
 present figures decide a pair as its measurement does.
 
-    python scripts/calibrate_stacks.py [--learners mlp resnet] [--pairs 40] [--epochs 8]
+    python scripts/calibrate_stacks.py [--learners mlp resnet] [--pairs 100] [--epochs 8]
 """
 from __future__ import annotations
 
@@ -50,8 +50,9 @@ def train(ests, fit_args) -> tuple[float, list, object]:
         return time.process_time() - t0, members, data
 
 
-def measure(learner: str, args) -> np.ndarray:
-    """Rows of (padding, splits, seconds saved per step) for ``args.pairs`` pairs."""
+def measure(learner: str, args) -> tuple[str, np.ndarray]:
+    """The learner's architecture, and rows of (padding, splits, seconds saved per step) for
+    ``args.pairs`` pairs."""
     task, X, y, _ = dataset(learner)
     rows = np.random.default_rng(1).permutation(len(y))[: 3 * len(y) // 4]
     cut = int(0.8 * len(rows))
@@ -68,6 +69,7 @@ def measure(learner: str, args) -> np.ndarray:
     by_batch: dict = {}
     for i, c in enumerate(drawn):
         by_batch.setdefault(int(c["batch_size"]), []).append(i)
+    by_batch = {b: ids for b, ids in by_batch.items() if len(ids) > 1}
     rng, out = np.random.default_rng(0), []
     for _ in range(args.pairs):
         batch = int(rng.choice(sorted(by_batch)))
@@ -79,13 +81,13 @@ def measure(learner: str, args) -> np.ndarray:
         padding = work(members) - work(members[:1]) - work(members[1:])
         steps = args.epochs * -(-len(data.X) // n)
         out.append((padding, stack.splits([m.spec for m in members]), (apart - together) / steps))
-    return np.array(out)
+    return build(0).module, np.array(out)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--learners", nargs="+", default=["mlp", "resnet"])
-    ap.add_argument("--pairs", type=int, default=40)
+    ap.add_argument("--pairs", type=int, default=100)
     ap.add_argument("--epochs", type=int, default=8)
     ap.add_argument("--max-padding", type=float, default=2e8)
     args = ap.parse_args()
@@ -93,12 +95,15 @@ def main() -> None:
     warnings.filterwarnings("ignore", message="grad and param do not obey")
     torch.set_num_threads(1)
     for learner in args.learners:
-        rows = measure(learner, args)
+        architecture, rows = measure(learner, args)
         near = rows[rows[:, 0] < args.max_padding]
+        if len(near) < 3:
+            print(f"{learner}: {len(near)} of {len(rows)} pairs under --max-padding: too few to fit")
+            continue
         A = np.c_[np.ones(len(near)), -near[:, 0], -near[:, 1]]
         (overhead, inverse_rate, cut), *_ = np.linalg.lstsq(A, near[:, 2], rcond=None)
         rate = 1.0 / inverse_rate
-        fixed, split = pop.STEP["cpu"].get(learner, pop.STEP["cpu"][None])
+        fixed, split = pop.STEP["cpu"].get(architecture, pop.STEP["cpu"][None])
         agree = np.mean((rows[:, 0] + split * rows[:, 1] < fixed) == (rows[:, 2] > 0))
         print(f"{learner}: {len(rows)} pairs ({len(near)} fitted); saved per step = "
               f"{overhead * 1e3:.3f} ms - padding / {rate:.3g} - {cut * 1e3:.3f} ms x cuts; "

@@ -10,6 +10,7 @@ import pytest
 from benchmark import learners
 from benchmark.nn import fit_population
 from benchmark.nn import population as pop
+from benchmark.nn.stacks import MLPStack
 from benchmark.records import OuterEvent, TrialEvent
 from benchmark.study import Resources
 
@@ -156,11 +157,15 @@ def test_the_plan_stacks_small_networks_and_trains_large_ones_alone():
     groups = pop.plan(members, "mlp", data, first.device_, 1)
     sizes = sorted(len(g) for g in groups)
     assert sizes == [1, 1, 3], sizes
-    # on a CPU, small members whose depths, activations and batch norm all differ cost more
-    # cut apart and joined at every layer than they save together
+    # small members whose depths, activations and batch norm all differ cut the member axis at
+    # every layer (d3 relu+bn, d2 silu+bn, d1 gelu: 6 cuts), each priced by the plan
     mixed = [pop._member(learners.get("mlp").build({**c, "width": 32, "batch_size": 32},
                                                    "binary", 0, 1)) for c in MLP[:3]]
-    assert len(pop.plan(mixed, "mlp", data, first.device_, 1)) == 3
+    assert MLPStack.splits(sorted((m.spec for m in mixed), key=MLPStack.order)) == 6
+    for cut, stacks in ((0.0, 1), (pop.STEP["cpu"]["mlp"][0], 3)):
+        with pytest.MonkeyPatch.context() as m:
+            m.setitem(pop.STEP, "cpu", {"mlp": (pop.STEP["cpu"]["mlp"][0], cut), None: (0, 0)})
+            assert len(pop.plan(mixed, "mlp", data, first.device_, 1)) == stacks
     cnn = [pop._member(learners.get("cnn1d").build({**CNN1D[0], "kernel_size": k}, "binary",
                                                     0, 1)) for k in (5, 7)]
     Xs, ys = _data("onehot")

@@ -44,7 +44,7 @@ def load_spec(path_or_name: str | Path) -> DatasetSpec:
 
 
 def check_spec(spec: DatasetSpec) -> list[Problem]:
-    """Everything that can be wrong in the manifest itself, all at once."""
+    """Everything that can be wrong in the dataset YAML itself, all at once."""
     return _source_keys(spec) + _source_kind(spec) + _sequence(spec) + _roles(spec)
 
 

@@ -14,7 +14,6 @@ from .. import run_folder as folder
 from ..errors import ConfigError, Problem
 
 
-
 @dataclass(frozen=True, eq=False)
 class Run:
     """Everything the report reads, loaded once."""
