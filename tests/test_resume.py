@@ -19,9 +19,19 @@ TRIALS = 12
 
 
 def _start_and_stop(study, out, sig) -> pd.DataFrame:
-    proc = subprocess.Popen([sys.executable, "-m", "benchmark", "run", str(study), "--out", str(out),
-                             "--no-report"], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    # A run started from a terminal gets Ctrl-C; one started by a shell in the background (as
+    # `make test &` would start this test) inherits SIGINT ignored, and Python then never raises
+    # KeyboardInterrupt: the run is started as from a terminal, whatever started the tests.
+    ignored = signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+    if ignored:
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # a handler: SIG_DFL after exec
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "benchmark", "run", str(study), "--out",
+                                 str(out), "--no-report"], cwd=ROOT, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    finally:
+        if ignored:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         deadline = time.time() + 120
         while time.time() < deadline and len(stored_trials(out / "optuna.db")) < 10:
