@@ -61,8 +61,9 @@ class StudyPlan:
     def settings(self, dataset: str, threads: int, learner: str | None = None) -> CellSettings:
         """A cell's settings; ``learner`` sets its trial count (default: the study's budget)."""
         s = self.study
+        trials = self.trials(dataset, learner) if learner else s.budget.trials
         return CellSettings(task=self.datasets[dataset].task, metric=self.metrics[dataset],
-                            trials=self.trials(dataset, learner) if learner else s.budget.trials, seconds=s.budget.seconds, seed=s.seed,
+                            trials=trials, seconds=s.budget.seconds, seed=s.seed,
                             threads=threads, n_startup_trials=min(10, max(3, s.budget.trials // 3)),
                             controls=s.checks.controls if s.checks.enabled else 0,
                             population=s.resources.population_for(self.gpus))
