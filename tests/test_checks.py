@@ -632,3 +632,17 @@ def test_report_gives_every_finding_an_anchor(tmp_path):
             assert html.count(f'id="{anchor}"') == 1, anchor
             assert f'href="#{anchor}"' in html or f["check"] not in dict(report_checks.SUMMARY)
     assert report_checks.anchor("my data/v2", "split_gap") == "check-my-data-v2-split_gap"
+
+
+def test_pooled_predictions_keep_the_roles_first_seen_order_and_row_order():
+    """Tables built from the pool list roles in the order the refits came, whatever the process
+    (a set's order changes with the hash seed); rows come back sorted with their predictions."""
+    def refit(role, rows):
+        return {"role": role, "rows": np.array(rows), "pred": np.array(rows) * 10, "error": None}
+
+    for roles in (["deep", "classical"], ["classical", "deep"]):
+        results = [refit(roles[0], [3, 1]), refit(roles[1], [2, 0]), refit(roles[0], [0, 2])]
+        pooled = phase._pool(results)
+        assert list(pooled) == roles
+        rows, pred = pooled[roles[0]]
+        assert rows.tolist() == [0, 1, 2, 3] and pred.tolist() == [0, 10, 20, 30]

@@ -196,9 +196,10 @@ def _combine(entry: dict, plan, name: str, results: list[dict], tables: dict) ->
 
 
 def _pool(results: list[dict]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """role -> (rows, predictions) over the folds that refit, in row order."""
+    """role -> (rows, predictions) over the folds that refit, in row order; roles in the order
+    they first appear (a set's order changes run to run, and with it the tables' row order)."""
     out = {}
-    for role in {r["role"] for r in results}:
+    for role in dict.fromkeys(r["role"] for r in results):
         mine = [r for r in results if r["role"] == role and r["pred"] is not None]
         if mine and not any(r["error"] for r in results if r["role"] == role):
             rows = np.concatenate([r["rows"] for r in mine])
