@@ -105,6 +105,25 @@ def test_same_trial_twice_is_bit_identical(module, kind):
     assert not np.array_equal(runs[0].predict_proba(X[40:]), other.predict_proba(X[40:]))
 
 
+@pytest.mark.parametrize("module,kind", CASES[:4])
+def test_fits_never_read_uninitialised_memory(module, kind, monkeypatch):
+    """Fits leave new tensors unfilled (``runtime``); with torch's NaN fill kept on, the numbers
+    are the same, so no kernel reads memory it did not write."""
+    import types
+
+    import torch
+
+    X, y = _data(kind, n=60), _target("multiclass", n=60)
+    params = dict(module=module, random_state=5, **FAST, **SMALL[module])
+    fit = lambda: TorchClassifier(**params).fit(X[:40], y[:40], eval_set=(X[40:], y[40:]))  # noqa: E731
+    unfilled = fit().predict_proba(X[40:])
+    assert torch.utils.deterministic.fill_uninitialized_memory  # restored after the fit
+    # runtime() now switches off a stand-in flag, and torch keeps filling with NaN
+    monkeypatch.setattr(torch.utils, "deterministic",
+                        types.SimpleNamespace(fill_uninitialized_memory=True))
+    assert np.array_equal(unfilled, fit().predict_proba(X[40:]))
+
+
 @pytest.mark.parametrize("pooling", ["max", "avg"])
 def test_cnn1d_ignores_extra_padding(pooling):
     rng = np.random.default_rng(3)
