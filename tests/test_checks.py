@@ -646,3 +646,23 @@ def test_pooled_predictions_keep_the_roles_first_seen_order_and_row_order():
         assert list(pooled) == roles
         rows, pred = pooled[roles[0]]
         assert rows.tolist() == [0, 1, 2, 3] and pred.tolist() == [0, 10, 20, 30]
+
+
+def test_a_copy_under_another_label_is_a_label_warning_not_a_leak():
+    """Only a training copy with the test example's own label lets a model score by memory."""
+    from types import SimpleNamespace as NS
+
+    X = np.arange(24, dtype=float).reshape(12, 2)
+    X[6] = X[0]  # row 6 (test) copies row 0 (train)
+    plan = NS(folds=[NS(train=np.arange(6), test=np.arange(6, 12))])
+
+    def level(y, task="binary"):
+        data = NS(views={"tabular": X}, n_samples=12, task=task, y=np.array(y))
+        return leakage.duplicates(data, plan)
+
+    y = [0, 1] * 6
+    same, other = level(y), level([1 - y[0]] + y[1:])  # row 0 relabelled: the copies disagree
+    assert same["level"] == "problem" and same["numbers"]["per_fold"] == [1]
+    assert other["level"] == "warning" and other["numbers"]["per_fold"] == [0]
+    assert other["numbers"]["conflicting_per_fold"] == [1] and other["numbers"]["conflicting"] == 1
+    assert level([0.5] * 12, task="regression")["level"] == "problem"  # any copy counts there

@@ -36,30 +36,47 @@ def row_hashes(data) -> np.ndarray:
 
 
 def duplicates(data, plan) -> dict:
-    """Test examples with an exact copy among the training examples of the same outer fold."""
+    """Test examples with an exact copy among the training examples of the same outer fold.
+
+    Only a copy with the test example's own label lets a model score by memory (a problem); a
+    copy that carries another label cannot (the same input labelled twice: a warning about the
+    labels, not a leak). In regression any copy counts."""
     h = row_hashes(data)
     _, counts = np.unique(h, return_counts=True)
-    per_fold, conflicting = [], 0
+    labelled = data.task != "regression"
+    per_fold, crossed = [], []  # copies with the same label / only with other labels
     for fold in plan.folds:
-        train = set(h[fold.train])
-        hit = np.array([x in train for x in h[fold.test]], dtype=bool)
-        per_fold.append(int(hit.sum()))
-    if data.task != "regression":  # the same example with two labels
+        train: dict[str, set] = {}
+        for i in fold.train:
+            train.setdefault(h[i], set()).add(int(data.y[i]) if labelled else 0)
+        same = [i for i in fold.test if (int(data.y[i]) if labelled else 0) in train.get(h[i], ())]
+        per_fold.append(len(same))
+        crossed.append(sum(h[i] in train for i in fold.test) - len(same))
+    conflicting = 0
+    if labelled:  # the same example with two labels
         labels: dict[str, set] = {}
         for x, y in zip(h, data.y):
             labels.setdefault(x, set()).add(int(y))
         conflicting = sum(len(v) > 1 for v in labels.values())
     n_dup = int((counts > 1).sum())
+    numbers = dict(per_fold=per_fold, conflicting_per_fold=crossed, duplicated=n_dup,
+                   conflicting=conflicting)
     if sum(per_fold):
         return finding("duplicates", "problem", "Identical examples in train and test",
-                       f"{sum(per_fold)} test examples have an exact copy in the training part of "
-                       f"their outer fold (per fold: {per_fold}); a model can score by memory.",
-                       per_fold=per_fold, duplicated=n_dup, conflicting=conflicting)
+                       f"{sum(per_fold)} test examples have an exact copy with the same label in "
+                       f"the training part of their outer fold (per fold: {per_fold}); a model "
+                       f"can score by memory.", **numbers)
+    if sum(crossed):
+        return finding("duplicates", "warning", "The same example labelled differently",
+                       f"{sum(crossed)} test examples have an exact copy in the training part of "
+                       f"their outer fold, but under another label (per fold: {crossed}; "
+                       f"inputs with two labels: {conflicting}): memory cannot score there; "
+                       f"check those labels.", **numbers)
     level = "warning" if n_dup else "ok"
     return finding("duplicates", level, "No example is in both train and test",
                    f"{n_dup} examples occur more than once (never across train and test)"
                    + (f"; {conflicting} with conflicting labels" if conflicting else "") + ".",
-                   per_fold=per_fold, duplicated=n_dup, conflicting=conflicting)
+                   **numbers)
 
 
 def shared_groups(data, plan) -> dict:
