@@ -611,3 +611,13 @@ def test_across_datasets_warns_and_greys_posthoc_when_friedman_does_not_reject(r
     assert "Only 3 datasets and 3 learners" in text
     assert "With 3 datasets no Wilcoxon signed-rank test can reach p &lt;= 0.05" in text
     assert "so the pairwise differences are not to be read" in text
+
+
+def test_manifest_rows_show_the_population_the_run_chose():
+    from benchmark.report import provenance
+
+    m = {"config": {"resources": {"cpus_per_trial": 1, "population": None}}, "population": 8}
+    rows = dict(provenance.manifest_rows(m))
+    assert "population: 8 (chosen for the device)" in rows["resources"]
+    m["config"]["resources"]["population"] = 4  # set by the study: shown as set
+    assert "population: 4" in dict(provenance.manifest_rows(m))["resources"]

@@ -92,12 +92,21 @@ def manifest_rows(m: dict) -> list[tuple[str, str]]:
         ("git commit", _text(m.get("git_commit"))),
         ("budget", budget_text(cfg.get("budget") or {})),
         ("splits", _text(cfg.get("splits"))),
-        ("resources", _text(cfg.get("resources"))),
+        ("resources", _text(resources(m))),
         ("primary metric setting", _text(cfg.get("metric"))),
         ("hardware", hw_text),
         ("Ray", ray_text),
         ("storage", _text(m.get("storage"))),
     ]
+
+
+def resources(m: dict) -> dict | None:
+    """The study's resources, with the population size the run chose where it was left to the
+    device (the study says None; the manifest records the choice)."""
+    res = (m.get("config") or {}).get("resources")
+    if res and res.get("population") is None and m.get("population") is not None:
+        res = {**res, "population": f"{m['population']} (chosen for the device)"}
+    return res
 
 
 def budget_text(budget: dict) -> str:
