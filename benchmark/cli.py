@@ -24,7 +24,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--cpus", type=int, help="CPUs for the embedded Ray (default: all)")
     run.add_argument("--no-report", action="store_true", help="skip writing index.html")
     run.add_argument("--log-every", type=int, metavar="N", help="when stdout is not a terminal "
-                     "(a cluster job, nohup): a line every N finished trials (default: 20 lines "
+                     "(a cluster job, nohup): a line every N finished trials (default: at most 20 lines "
                      "per run)")
     val = sub.add_parser("validate", help="check a study and its datasets without running it")
     val.add_argument("study")

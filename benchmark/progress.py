@@ -7,6 +7,7 @@ per tenth of the checks' refits, each with its counts and the elapsed time, flus
 """
 from __future__ import annotations
 
+import math
 import sys
 import time
 from typing import TextIO
@@ -17,7 +18,7 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, 
 
 from .records import ChecksProgress, OuterEvent, Phase, RunStarted, TrialEvent
 
-LOG_LINES = 20  # lines of trial counts in a whole run when --log-every is not given
+LOG_LINES = 20  # at most this many lines of trial counts in a run when --log-every is not given
 
 
 class Counts:
@@ -82,7 +83,7 @@ class RunProgress:
         c = self.counts
         if isinstance(event, RunStarted):
             c.start(event)
-            self.every = self.every or max(1, c.trials_total // LOG_LINES)
+            self.every = self.every or max(1, math.ceil(c.trials_total / LOG_LINES))
             if self.live:
                 self._bar = _Bar(self.name, c, self.stream)
             self._line(f"{c.cells_total} cells to run ({c.cells_before} done before), "

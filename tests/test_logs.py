@@ -88,3 +88,15 @@ def test_the_terminal_bar_shows_trials_and_checks_as_two_counts():
     tasks = {t.description.split(": ")[1]: (t.completed, t.total)
              for t in progress._bar._progress.tasks}
     assert tasks == {"trials": (2, 2), "checks": (1, 3)}
+
+
+def test_the_default_gives_at_most_twenty_lines_of_trial_counts():
+    for total in (7, 36, 816):
+        out = io.StringIO()
+        progress = RunProgress(_plan(), stream=out, live=False)
+        a = "toy/fold0/knn"
+        for event in [RunStarted({a: total}), *(_trial(a) for _ in range(total))]:
+            progress.update(event)
+        counts = [line for line in _lines(out.getvalue()) if line.startswith("trials ")]
+        assert 1 <= len(counts) <= 20 and counts[-1].startswith(f"trials {total}/{total}")
+        assert len(counts) >= min(total, 18)  # not far fewer either
