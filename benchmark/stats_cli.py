@@ -169,6 +169,17 @@ def _finite_or_none(value):
     return value
 
 
+def _p(value: float, alpha: float) -> str:
+    """A p-value to four significant digits, or more where four would round it across alpha
+    (0.049995 must not read as 0.05)."""
+    text = f"{value:.4g}"
+    digits = 4
+    while digits < 10 and math.isfinite(value) and (float(text) <= alpha) != (value <= alpha):
+        digits += 1
+        text = f"{value:.{digits}g}"
+    return text
+
+
 def render(result: dict, source: str, direction: str) -> str:
     """Human-readable report: ranks, the omnibus test, warnings, then the gated pairwise tests."""
     ranks = pd.Series(result["avg_ranks"]).sort_values()
@@ -184,7 +195,8 @@ def render(result: dict, source: str, direction: str) -> str:
         f"p = {result['friedman_p']:.4g}",
         f"Iman-Davenport F = {result['iman_davenport_F']:.3f}, df = ({k - 1}, {(k - 1) * (n - 1)}), "
         f"p = {result['iman_davenport_p']:.4g}",
-        f"Permutation p = {result['friedman_permutation_p']:.4g} ({result['friedman_permutation_method']}, "
+        f"Permutation p = {_p(result['friedman_permutation_p'], result['alpha'])} "
+        f"({result['friedman_permutation_method']}, "
         f"{result['friedman_permutations']} {how})",
     ]
     if result["warnings"]:
@@ -192,6 +204,12 @@ def render(result: dict, source: str, direction: str) -> str:
     lines.append("")
     if result["posthoc_reason"]:
         return "\n".join(lines + [f"Pairwise tests not shown: {result['posthoc_reason']}."])
+    gate = result["friedman_permutation_p"]
+    gate_name = "permutation p"
+    if gate is None or not math.isfinite(gate):
+        gate, gate_name = result["iman_davenport_p"], "Iman-Davenport p"
+    lines.append(f"The Friedman test rejects equal average ranks at alpha = {result['alpha']:g} "
+                 f"({gate_name} = {_p(gate, result['alpha'])}), so the pairwise tests may be read.")
     pairs = pd.DataFrame(result["pairwise"])
     pairs["nemenyi_significant"] = pairs["nemenyi_significant"].map({True: "yes", False: "no"})
     return "\n".join(lines + [

@@ -160,3 +160,20 @@ def test_not_a_run_folder(tmp_path, capsys):
     assert main([str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "manifest.json" in err and "Traceback" not in err
+
+
+def test_p_values_never_round_across_alpha_and_the_gate_is_named():
+    from benchmark.stats_cli import _p, render
+
+    assert float(_p(0.049995, 0.05)) < 0.05 and _p(0.0501, 0.05) == "0.0501"
+    assert _p(0.123456, 0.05) == "0.1235" and float(_p(0.0500004, 0.05)) > 0.05
+    result = {"avg_ranks": {"a": 1.0, "b": 2.0}, "n_learners": 2, "n_datasets": 9,
+              "alpha": 0.05, "friedman_chi2": 4.0, "friedman_p": 0.0455, "iman_davenport_F": 5.0,
+              "iman_davenport_p": 0.056, "friedman_permutation_p": 0.049995,
+              "friedman_permutation_method": "Monte Carlo", "friedman_permutations": 20000,
+              "warnings": [], "posthoc_reason": "", "nemenyi_cd": 0.9,
+              "pairwise": [{"a": "a", "b": "b", "rank_diff": -1.0, "nemenyi_significant": True,
+                            "wilcoxon_p": 0.004, "wilcoxon_p_holm": 0.004}]}
+    text = render(result, "scores.csv", "higher is better")
+    assert "Permutation p = 0.04999" in text and "Permutation p = 0.05 " not in text
+    assert "rejects equal average ranks at alpha = 0.05 (permutation p = 0.04999)" in text
