@@ -1,4 +1,4 @@
-"""Command line: ``python -m benchmark {run,validate,list,report,stats,leaderboard}``."""
+"""Command line: python -m benchmark {run,validate,list,report,stats,leaderboard}."""
 from __future__ import annotations
 
 import argparse
@@ -8,6 +8,10 @@ from pathlib import Path
 from .errors import ConfigError
 
 EXIT_USAGE = 2
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -67,17 +71,24 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _validate(args) -> int:
+    from . import learners
     from .data import notes
     from .runner import prepare
 
     plan = prepare(args.study)
     cells = len(plan.cells())
-    print(f"{plan.study.name}: OK. {len(plan.datasets)} datasets, {len(plan.study.learners)} learners, "
-          f"{cells} cells x {plan.study.budget.trials} trials.")
+    print(f"{plan.study.name}: OK. {_count(len(plan.datasets), 'dataset')}, "
+          f"{_count(len(plan.study.learners), 'learner')}, {_count(cells, 'cell')} x "
+          f"{_count(plan.study.budget.trials, 'trial')}.")
     for name, ds in plan.datasets.items():  # what loading changed, what to look at, the metric
         print("\n".join("  " + line for line in notes.summary(ds, plan.metrics[name], plan.study.metric)))
     for d, l, why in plan.skipped:
         print(f"  skipped {l} on {d}: {why}")
+    for name in plan.datasets:  # the verdict compares the families: say where one is missing
+        ran = {learners.family(l) for d, l in plan.pairs if d == name}
+        for missing in sorted({"classical", "deep"} - ran):
+            print(f"  note: no {missing} learner runs on {name}, so it gets no verdict (add one "
+                  f"that reads its data to the study's learners)")
     return 0
 
 

@@ -29,6 +29,17 @@ def test_validate_bundled_quick_study():
     assert len(warnings) == 1 and "conflicting duplicates: 1 image" in warnings[0], warnings
 
 
+def test_validate_says_where_a_family_is_missing_and_the_verdict_with_it(tmp_path):
+    study = write_study(tmp_path, ["breast_cancer"], ["logreg", "cnn2d"], trials=2, folds=2)
+    res = cli("validate", str(study))
+    assert res.returncode == 0, res.stderr
+    assert re.match(r"\w+: OK\. 1 dataset, 2 learners, 2 cells x 2 trials\.", res.stdout)
+    assert "skipped cnn2d on breast_cancer" in res.stdout
+    assert "note: no deep learner runs on breast_cancer, so it gets no verdict" in res.stdout
+    assert "quick: OK" not in res.stdout and "no classical" not in res.stdout
+    assert "note: no" not in cli("validate", "quick").stdout  # both families on every dataset
+
+
 def _dataset(tmp_path, name, frame, **spec):
     return write_dataset(tmp_path, name, frame, **spec).name
 
