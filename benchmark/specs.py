@@ -5,6 +5,7 @@ each naming the file, the key, the rule, the value and the fix.
 """
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 from typing import Any, Literal
 
@@ -63,7 +64,7 @@ def parse_partial(model: type[BaseModel], data: Any, where: str) -> tuple[Any | 
         return model.model_validate(data), []
     except ValidationError as exc:
         errors = exc.errors()
-    problems = [_problem(err, where) for err in errors]
+    problems = [_problem(err, where, _field_names(model)) for err in errors]
     bad = {err["loc"][0] for err in errors if err["loc"]}
     try:
         return model.model_validate({k: v for k, v in data.items() if k not in bad}), problems
@@ -79,14 +80,40 @@ def _quote_fix(value: object) -> str:
     return f'write it in quotes: "{value}" (YAML reads a bare {value} as a number)'
 
 
-def _problem(err: dict, where: str) -> Problem:
+def _field_names(model: type[BaseModel]) -> set[str]:
+    """Every key ``model`` and the models nested in it accept (for "did you mean")."""
+    names, todo, seen = set(), [model], set()
+    while todo:
+        m = todo.pop()
+        if m in seen:
+            continue
+        seen.add(m)
+        for name, field in m.model_fields.items():
+            names.add(field.alias or name)
+            todo += [t for t in _types(field.annotation) if issubclass(t, BaseModel)]
+    return names
+
+
+def _types(annotation) -> list[type]:
+    """The classes an annotation names, through Optional, unions, lists and dicts."""
+    if isinstance(annotation, type):
+        return [annotation]
+    return [t for arg in getattr(annotation, "__args__", ()) for t in _types(arg)]
+
+
+def _problem(err: dict, where: str, known: set[str] = frozenset()) -> Problem:
     key = ".".join(str(p) for p in err["loc"]) or "(top level)"
     value = err.get("input") if err["type"] != "missing" else None
     ctx = err.get("ctx") or {}
     fix = ctx.get("fix") or _FIXES.get(err["type"], "").format(**ctx)
+    if err["type"] == "extra_forbidden" and err["loc"]:
+        close = difflib.get_close_matches(str(err["loc"][-1]), sorted(known), n=1, cutoff=0.75)
+        if close:
+            fix = f"did you mean {close[0]}? Otherwise {fix}"
     if err["type"] == "string_type" and isinstance(value, (int, float, bool)):
         fix = _quote_fix(value)
-    return Problem(f"{where}: {key}", err["msg"], value, fix)
+    rule = {"extra_forbidden": "is not a key this file knows", "missing": "is required"}
+    return Problem(f"{where}: {key}", rule.get(err["type"], err["msg"]), value, fix)
 
 
 # ---------------------------------------------------------------- datasets

@@ -155,7 +155,8 @@ def check_names(study: StudySpec) -> list[Problem]:
     for i, name in enumerate(study.learners):
         if name not in learners.ALL:
             problems.append(Problem(f"{path}: learners[{i}]", "must be a known learner", name,
-                                    f"use one of {learners.ALL}"))
+                                    f"use one of {learners.ALL}"
+                                    + _close(str(name), list(learners.ALL))))
     known_metrics = {**metrics.CLASSIFICATION, **metrics.REGRESSION}
     if study.metric != "auto" and study.metric not in known_metrics:
         problems.append(Problem(f"{path}: metric", "must be `auto` or a known metric", study.metric,

@@ -325,3 +325,21 @@ def test_group_column_may_also_be_metadata(tmp_path):
     other = tmp_path / dataset(tmp_path, "bad", frame, group="site", drop=["site"])
     (problem,) = check_spec(load_spec(other))
     assert "['group', 'drop']" in str(problem)
+
+
+def test_misspelt_keys_and_learners_get_the_name_they_were_meant_to_be(tmp_path):
+    study = tmp_path / "s.yaml"
+    study.write_text("name: s\ndatasets: [breast_cancer]\nlearners: [logreg, randomforest]\n"
+                     "budgt: {trials: 3}\nsplits: {outer_fold: 2, repeats: 1}\n")
+    with pytest.raises(ConfigError) as err:
+        prepare(str(study))
+    text = err.value.render()
+    assert "budgt: is not a key this file knows (got {'trials': 3}). Fix: did you mean budget?" in text
+    assert "splits.outer_fold: is not a key this file knows" in text
+    assert "did you mean outer_folds?" in text and "(did you mean random_forest?)" in text
+    assert "Extra inputs" not in text and len(err.value.problems) == 3
+    other = tmp_path / "t.yaml"  # nothing close: no guess
+    other.write_text("name: t\ndatasets: [breast_cancer]\nlearners: [logreg]\nzzz: 1\n")
+    with pytest.raises(ConfigError) as err:
+        prepare(str(other))
+    assert "zzz: is not a key this file knows (got 1). Fix: remove or rename the key" in err.value.render()
