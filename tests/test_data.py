@@ -382,3 +382,13 @@ def test_positive_must_be_a_label_of_a_binary_target(tmp_path):
     with pytest.raises(ConfigError) as err:
         load_dataset(load_spec(_labelled(tmp_path, ["a", "b"] * 10, positive="tumour")), 2)
     assert "positive" in str(err.value) and "['a', 'b']" in str(err.value)
+
+
+def test_label_note_says_when_positive_moved_a_class_last():
+    from benchmark.data.notes import labels_note
+
+    moved = labels_note(["1", "0"], "binary", "0")[0]["text"]
+    assert moved.startswith("classes coded by sorted label, the positive class last (code = label): "
+                            "0 = 1, 1 = 0; scored as positive: 0 (set by positive:)")
+    plain = labels_note(["a", "b", "c"], "multiclass", None)[0]["text"]
+    assert plain == "classes coded by sorted label (code = label): 0 = a, 1 = b, 2 = c"

@@ -43,7 +43,9 @@ def labels_note(classes: list[str] | None, task: str, positive: str | None) -> l
     if classes is None:
         return []
     pairs = [f"{i} = {c}" for i, c in enumerate(classes)]
-    text = f"classes coded by sorted label (code = label): {_listed(pairs)}"
+    order = ("sorted label, the positive class last" if task == "binary" and positive is not None
+             else "sorted label")
+    text = f"classes coded by {order} (code = label): {_listed(pairs)}"
     if task == "binary":
         why = "set by positive:" if positive is not None else "the class that sorts last"
         text += f"; scored as positive: {classes[-1]} ({why})"
