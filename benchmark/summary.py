@@ -20,14 +20,20 @@ def summary_frame(trials: pd.DataFrame, scores: pd.DataFrame, manifest: dict) ->
     return out
 
 
+def _seconds(value: float) -> str:
+    """Summed trial seconds: one decimal, two significant digits below 1 s (never 0.0)."""
+    return f"{value:.1f}" if value >= 1 or value == 0 else f"{value:.2g}"
+
+
 def print_summary(trials: pd.DataFrame, scores: pd.DataFrame, manifest: dict) -> None:
     frame = summary_frame(trials, scores, manifest)
     table = Table(title=f"Study {manifest['study']}: outer test scores (mean ± sd over folds)")
-    for col in ("dataset", "learner", "metric", "tuned", "default", "trials ok/failed", "seconds"):
+    for col in ("dataset", "learner", "metric", "tuned", "default", "trials ok/failed",
+                "trial seconds"):
         table.add_column(col, justify="left" if col in ("dataset", "learner", "metric") else "right")
     for row in frame.itertuples():
         table.add_row(row.dataset, row.learner, row.metric, _pm(row, "tuned"), _pm(row, "default"),
-                      f"{row.complete}/{row.failed}", f"{row.seconds:.1f}")
+                      f"{row.complete}/{row.failed}", _seconds(row.seconds))
     console = Console()
     if not console.is_terminal:  # a file or a job's log: no terminal width to fit, keep names whole
         console = Console(width=160)

@@ -100,3 +100,9 @@ def test_the_default_gives_at_most_twenty_lines_of_trial_counts():
         counts = [line for line in _lines(out.getvalue()) if line.startswith("trials ")]
         assert 1 <= len(counts) <= 20 and counts[-1].startswith(f"trials {total}/{total}")
         assert len(counts) >= min(total, 18)  # not far fewer either
+
+
+def test_summary_seconds_never_show_a_learner_that_ran_as_zero():
+    from benchmark.summary import _seconds
+
+    assert [_seconds(v) for v in (0.0, 0.0412, 0.5, 135.54)] == ["0.0", "0.041", "0.5", "135.5"]
