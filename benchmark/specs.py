@@ -96,9 +96,10 @@ def _field_names(model: type[BaseModel]) -> set[str]:
 
 def _types(annotation) -> list[type]:
     """The classes an annotation names, through Optional, unions, lists and dicts."""
-    if isinstance(annotation, type):
-        return [annotation]
-    return [t for arg in getattr(annotation, "__args__", ()) for t in _types(arg)]
+    args = getattr(annotation, "__args__", None)
+    if args:  # list[X], dict[K, V], X | None, Literal[...] (whose arguments are values)
+        return [t for arg in args for t in _types(arg)]
+    return [annotation] if isinstance(annotation, type) else []
 
 
 def _problem(err: dict, where: str, known: set[str] = frozenset()) -> Problem:
