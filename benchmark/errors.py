@@ -1,6 +1,7 @@
 """User-facing errors: every problem found is reported at once, never as a traceback."""
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 
 
@@ -42,3 +43,10 @@ class ConfigError(Exception):
 def raise_if(problems: list[Problem]) -> None:
     if problems:
         raise ConfigError(problems)
+
+
+def did_you_mean(name: str, options) -> str:
+    """The words ``(did you mean X?)`` for the option closest to a misspelt ``name``; empty
+    when none is close."""
+    match = difflib.get_close_matches(str(name), sorted(map(str, options)), n=1)
+    return f" (did you mean {match[0]}?)" if match else ""

@@ -5,14 +5,13 @@ each naming the file, the key, the rule, the value and the fix.
 """
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from .errors import ConfigError, Problem
+from .errors import ConfigError, Problem, did_you_mean
 
 
 class Spec(BaseModel):
@@ -64,7 +63,7 @@ def parse_partial(model: type[BaseModel], data: Any, where: str) -> tuple[Any | 
         return model.model_validate(data), []
     except ValidationError as exc:
         errors = exc.errors()
-    problems = [_problem(err, where, _field_names(model)) for err in errors]
+    problems = [_problem(err, where, model) for err in errors]
     bad = {err["loc"][0] for err in errors if err["loc"]}
     try:
         return model.model_validate({k: v for k, v in data.items() if k not in bad}), problems
@@ -80,18 +79,18 @@ def _quote_fix(value: object) -> str:
     return f'write it in quotes: "{value}" (YAML reads a bare {value} as a number)'
 
 
-def _field_names(model: type[BaseModel]) -> set[str]:
-    """Every key ``model`` and the models nested in it accept (for "did you mean")."""
-    names, todo, seen = set(), [model], set()
-    while todo:
-        m = todo.pop()
-        if m in seen:
+def _keys_at(model: type[BaseModel], loc: tuple) -> list[str]:
+    """The keys the model nested at ``loc`` (a pydantic error's path, less its last part)
+    accepts; empty where the path leaves the models (a mapping's keys, a plain value)."""
+    for part in loc:
+        if isinstance(part, int):  # an index into a list of models
             continue
-        seen.add(m)
-        for name, field in m.model_fields.items():
-            names.add(field.alias or name)
-            todo += [t for t in _types(field.annotation) if issubclass(t, BaseModel)]
-    return names
+        field = model.model_fields.get(str(part))
+        nested = [t for t in _types(field.annotation) if issubclass(t, BaseModel)] if field else []
+        if not nested:
+            return []
+        model = nested[0]
+    return [f.alias or name for name, f in model.model_fields.items()]
 
 
 def _types(annotation) -> list[type]:
@@ -102,15 +101,13 @@ def _types(annotation) -> list[type]:
     return [annotation] if isinstance(annotation, type) else []
 
 
-def _problem(err: dict, where: str, known: set[str] = frozenset()) -> Problem:
+def _problem(err: dict, where: str, model: type[BaseModel]) -> Problem:
     key = ".".join(str(p) for p in err["loc"]) or "(top level)"
     value = err.get("input") if err["type"] != "missing" else None
     ctx = err.get("ctx") or {}
     fix = ctx.get("fix") or _FIXES.get(err["type"], "").format(**ctx)
     if err["type"] == "extra_forbidden" and err["loc"]:
-        close = difflib.get_close_matches(str(err["loc"][-1]), sorted(known), n=1, cutoff=0.75)
-        if close:
-            fix = f"did you mean {close[0]}? Otherwise {fix}"
+        fix += did_you_mean(err["loc"][-1], _keys_at(model, err["loc"][:-1]))
     if err["type"] == "string_type" and isinstance(value, (int, float, bool)):
         fix = _quote_fix(value)
     rule = {"extra_forbidden": "is not a key this file knows", "missing": "is required"}

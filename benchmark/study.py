@@ -6,14 +6,13 @@ raises one ConfigError listing every problem.
 """
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, field_validator
 
 from . import learners, paths
-from .errors import ConfigError, Problem
+from .errors import ConfigError, Problem, did_you_mean
 from .specs import Spec, parse_partial, read_yaml
 
 
@@ -156,7 +155,7 @@ def check_names(study: StudySpec) -> list[Problem]:
         if name not in learners.ALL:
             problems.append(Problem(f"{path}: learners[{i}]", "must be a known learner", name,
                                     f"use one of {learners.ALL}"
-                                    + _close(str(name), list(learners.ALL))))
+                                    + did_you_mean(str(name), list(learners.ALL))))
     known_metrics = {**metrics.CLASSIFICATION, **metrics.REGRESSION}
     if study.metric != "auto" and study.metric not in known_metrics:
         problems.append(Problem(f"{path}: metric", "must be `auto` or a known metric", study.metric,
@@ -210,12 +209,7 @@ def _missing_study(given: str, path: Path) -> Problem:
         return Problem(given, "must be an existing study YAML (a path on the command line starts "
                        "at the working directory)", str(path.resolve()), f"check the path, or {fix}")
     return Problem(given, "must be a bundled study name or the path of a study YAML", given,
-                   fix + _close(given, bundled_studies()))
-
-
-def _close(name: str, options: list[str]) -> str:
-    match = difflib.get_close_matches(name, options, n=1)
-    return f" (did you mean {match[0]}?)" if match else ""
+                   fix + did_you_mean(given, bundled_studies()))
 
 
 def space_file(study: StudySpec, learner: str) -> Path | None:
@@ -254,5 +248,5 @@ def dataset_ref(study: StudySpec, name: str) -> str:
     if name in bundled_datasets():
         return name
     raise ConfigError([Problem(at, "must be a bundled dataset name or the path of a dataset YAML",
-                               name, f"use one of {bundled_datasets()}{_close(name, bundled_datasets())}"
+                               name, f"use one of {bundled_datasets()}{did_you_mean(name, bundled_datasets())}"
                                ", or a path ending in .yaml (relative to the study file's folder)")])

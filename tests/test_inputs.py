@@ -334,12 +334,17 @@ def test_misspelt_keys_and_learners_get_the_name_they_were_meant_to_be(tmp_path)
     with pytest.raises(ConfigError) as err:
         prepare(str(study))
     text = err.value.render()
-    assert "budgt: is not a key this file knows (got {'trials': 3}). Fix: did you mean budget?" in text
+    assert ("budgt: is not a key this file knows (got {'trials': 3}). Fix: remove or rename the "
+            "key (did you mean budget?)") in text
     assert "splits.outer_fold: is not a key this file knows" in text
-    assert "did you mean outer_folds?" in text and "(did you mean random_forest?)" in text
+    assert "(did you mean outer_folds?)" in text and "(did you mean random_forest?)" in text
     assert "Extra inputs" not in text and len(err.value.problems) == 3
     other = tmp_path / "t.yaml"  # nothing close: no guess
-    other.write_text("name: t\ndatasets: [breast_cancer]\nlearners: [logreg]\nzzz: 1\n")
+    # nothing close, or close only to a key of another section (trials is budget's): no guess
+    other.write_text("name: t\ndatasets: [breast_cancer]\nlearners: [logreg]\nzzz: 1\n"
+                     "splits: {trial: 3}\n")
     with pytest.raises(ConfigError) as err:
         prepare(str(other))
-    assert "zzz: is not a key this file knows (got 1). Fix: remove or rename the key" in err.value.render()
+    text = err.value.render()
+    assert "zzz: is not a key this file knows (got 1). Fix: remove or rename the key\n" in text + "\n"
+    assert "splits.trial: is not a key this file knows" in text and "did you mean" not in text

@@ -44,20 +44,19 @@ def duplicates(data, plan) -> dict:
     h = row_hashes(data)
     _, counts = np.unique(h, return_counts=True)
     labelled = data.task != "regression"
+    label = np.asarray(data.y, dtype=np.int64) if labelled else np.zeros(len(h), np.int64)
     per_fold, crossed = [], []  # copies with the same label / only with other labels
     for fold in plan.folds:
         train: dict[str, set] = {}
         for i in fold.train:
-            train.setdefault(h[i], set()).add(int(data.y[i]) if labelled else 0)
-        same = [i for i in fold.test if (int(data.y[i]) if labelled else 0) in train.get(h[i], ())]
-        per_fold.append(len(same))
-        crossed.append(sum(h[i] in train for i in fold.test) - len(same))
-    conflicting = 0
-    if labelled:  # the same example with two labels
-        labels: dict[str, set] = {}
-        for x, y in zip(h, data.y):
-            labels.setdefault(x, set()).add(int(y))
-        conflicting = sum(len(v) > 1 for v in labels.values())
+            train.setdefault(h[i], set()).add(label[i])
+        same = sum(label[i] in train.get(h[i], ()) for i in fold.test)
+        per_fold.append(int(same))
+        crossed.append(int(sum(h[i] in train for i in fold.test) - same))
+    labels: dict[str, set] = {}  # the same example with two labels (none in regression)
+    for x, y in zip(h, label):
+        labels.setdefault(x, set()).add(y)
+    conflicting = sum(len(v) > 1 for v in labels.values())
     n_dup = int((counts > 1).sum())
     numbers = dict(per_fold=per_fold, conflicting_per_fold=crossed, duplicated=n_dup,
                    conflicting=conflicting)
